@@ -254,12 +254,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         self.random_state = random_state
         self.callbacks = callbacks
         self.verbose = verbose
-        for key in kwargs:
-            if not key.startswith(_ROUTED_PREFIXES):
-                raise TypeError(
-                    f"DANNClassifier.__init__() got an unexpected keyword argument {key!r}; "
-                    f"routed parameters start with one of {', '.join(_ROUTED_PREFIXES)}."
-                )
+        # Stored verbatim; unknown names are reported by fit (sklearn contract).
         vars(self).update(kwargs)
 
     # ------------------------------------------------------------- parameters
@@ -300,7 +295,11 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         self : DANNClassifier
             This estimator.
         """
-        routed = {k: v for k, v in params.items() if k.startswith(_ROUTED_PREFIXES)}
+        names = set(self._get_param_names())
+        # Routed names are stored like in __init__; so are plain unknown
+        # names, which fit() then reports (as it does for __init__).
+        routed = {k: v for k, v in params.items()
+                  if k.startswith(_ROUTED_PREFIXES) or ("__" not in k and k not in names)}
         for key, value in routed.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in routed}
@@ -331,6 +330,14 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}.")
 
+        names = set(self._get_param_names())
+        unknown = [k for k in vars(self) if not k.endswith("_") and not k.startswith("_")
+                   and k not in names and not k.startswith(_ROUTED_PREFIXES)]
+        if unknown:
+            raise TypeError(
+                f"DANNClassifier got unexpected parameter(s) {unknown}; routed parameters start "
+                f"with one of {', '.join(_ROUTED_PREFIXES)}."
+            )
         real("lambda_max", 0)
         real("gamma", 0)
         real("lr", 0, strict=True)
@@ -403,7 +410,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         fit_input = self._validate_fit_input(X, y, X_target, warm)
         return self._fit(fit_input, device, warm, epochs=None)
 
-    def partial_fit(self, X, y=None, X_target=None, epochs: int = 1):
+    def partial_fit(self, X, y=None, X_target=None, classes=None, epochs: int = 1):
         """Train for ``epochs`` more epochs (initialising the model on the first call).
 
         The schedules keep counting: progress ``p`` advances by one epoch's
@@ -415,6 +422,9 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         ----------
         X, y, X_target
             As in :meth:`fit`.
+        classes : array-like, optional
+            All classes, needed on the first call when it does not show
+            every class (as in scikit-learn's ``partial_fit``).
         epochs : int, default=1
             Epochs to train in this call.
 
@@ -426,25 +436,32 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         self._check_params()
         device = resolve_device(self.device)
         warm = hasattr(self, "net_")
-        fit_input = self._validate_fit_input(X, y, X_target, warm)
+        fit_input = self._validate_fit_input(X, y, X_target, warm, classes=classes)
         return self._fit(fit_input, device, warm, epochs=int(epochs))
 
-    def _validate_fit_input(self, X, y, X_target, warm):
+    def _validate_fit_input(self, X, y, X_target, warm, classes=None):
         check_rank(X, "X")
         image = is_image_input(X)
-        if warm:
-            saved = (self.n_features_in_, getattr(self, "feature_names_in_", None))
+        if warm and (self.input_shape_ is not None) != image:
+            raise ValueError("Continuing training needs inputs of the kind (tabular or images) "
+                             "seen before.")
         if X_target is None:
-            fit_input = split_marked(self, X, y, self.unlabeled_marker, image)
+            fit_input = split_marked(self, X, y, self.unlabeled_marker, image, reset=not warm)
         else:
-            fit_input = check_separate(self, X, y, X_target, self.unlabeled_marker, image)
-        classes = check_labels(fit_input.y_source)
+            fit_input = check_separate(self, X, y, X_target, self.unlabeled_marker, image,
+                                       reset=not warm)
+        if classes is not None and not warm:
+            classes = check_labels(np.asarray(classes))
+            unseen = np.setdiff1d(np.unique(fit_input.y_source), classes)
+            if len(unseen):
+                raise ValueError(f"y has labels {unseen!r} that are not in classes={classes!r}.")
+        else:
+            classes = check_labels(fit_input.y_source)
         shape = tuple(fit_input.X_source.shape[1:]) if image else None
         if warm:
-            if shape != self.input_shape_ or (not image and fit_input.X_source.shape[1] != saved[0]):
+            if shape != self.input_shape_:
                 raise ValueError(
-                    "Continuing training needs inputs of the shape seen before: "
-                    f"{self.input_shape_ or saved[0]}."
+                    f"Continuing training needs images of shape {self.input_shape_}, got {shape}."
                 )
             unknown = np.setdiff1d(classes, self.classes_)
             if len(unknown):

@@ -17,6 +17,7 @@ from .exceptions import TrainingDivergedError
 
 __all__ = ["DANNNet"]
 
+_SAME_AS_MODULE_ = "<module_>"
 _PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -428,4 +429,13 @@ class DANNNet(NeuralNet):
         state.pop("_domain_targets", None)
         state.pop("_lambda_fn", None)
         state.pop("_lr_fn", None)
+        if state.get("module") is self.__dict__.get("module_"):
+            # The module parameter is the trained instance itself: pickle it
+            # once, inside skorch's device-mapped attributes.
+            state["module"] = _SAME_AS_MODULE_
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if isinstance(self.__dict__.get("module"), str) and self.module == _SAME_AS_MODULE_:
+            self.__dict__["module"] = self.module_

@@ -56,8 +56,8 @@ def check_rank(X, name: str) -> None:
         ndim = X.ndim
     if ndim not in (2, 3, 4):
         shape = getattr(X, "shape", None)
-        hint = (" Reshape single-feature data with X.reshape(-1, 1) or a single sample with "
-                "X.reshape(1, -1)." if ndim == 1 else "")
+        hint = (" Reshape your data either using X.reshape(-1, 1) if your data has a single "
+                "feature or X.reshape(1, -1) if it contains a single sample." if ndim == 1 else "")
         raise ValueError(
             f"Expected 2D array, got {ndim}D array instead for {name} of shape {shape}: "
             f"DANNClassifier accepts {_SHAPES_MSG}.{hint}"
@@ -86,7 +86,7 @@ class FitInput:
     target_rows: np.ndarray | None  # rows of X_target that are target rows (stacked form)
 
 
-def split_marked(estimator, X, y, marker, image: bool) -> FitInput:
+def split_marked(estimator, X, y, marker, image: bool, reset: bool = True) -> FitInput:
     """Validate the stacked ``fit(X, y)`` form and split rows by the marker."""
     if y is None:
         raise ValueError(
@@ -104,8 +104,8 @@ def split_marked(estimator, X, y, marker, image: bool) -> FitInput:
                 f"y must be 1-D with one label per image: X has {len(X)} images, y has shape {y.shape}."
             )
     else:
-        X, y = validate_data(estimator, X, y, accept_sparse=False, dtype=[np.float32, np.float64],
-                             ensure_all_finite=True, y_numeric=False)
+        X, y = validate_data(estimator, X, y, reset=reset, accept_sparse=False,
+                             dtype=[np.float32, np.float64], ensure_all_finite=True)
     mask = marker_mask(y, marker)
     if mask.all():
         raise ValueError(
@@ -119,7 +119,8 @@ def split_marked(estimator, X, y, marker, image: bool) -> FitInput:
                     source_rows if mask.any() else None, target_rows if mask.any() else None)
 
 
-def check_separate(estimator, X_source, y_source, X_target, marker, image: bool) -> FitInput:
+def check_separate(estimator, X_source, y_source, X_target, marker, image: bool,
+                   reset: bool = True) -> FitInput:
     """Validate the ``fit(X_source, y_source, X_target)`` form."""
     if y_source is None:
         raise ValueError(
@@ -160,7 +161,7 @@ def check_separate(estimator, X_source, y_source, X_target, marker, image: bool)
                 f"y_source has shape {ys.shape}."
             )
     else:
-        Xs, ys = validate_data(estimator, X_source, y_source, accept_sparse=False,
+        Xs, ys = validate_data(estimator, X_source, y_source, reset=reset, accept_sparse=False,
                                dtype=[np.float32, np.float64], ensure_all_finite=True)
         n_target_features = _num_features(X_target)
         if n_target_features is not None and n_target_features != Xs.shape[1]:

@@ -1,0 +1,69 @@
+"""Default network parts: shapes, sizing, and the single domain logit."""
+
+import pytest
+import torch
+from torch import nn
+
+from skdann import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor
+
+
+def test_mlp_extractor_output_width_is_the_last_hidden_size():
+    ext = MLPExtractor(5, hidden_sizes=(7, 3), activation="tanh", dropout=0.1)
+    assert ext.out_features == 3
+    assert ext(torch.zeros(4, 5)).shape == (4, 3)
+    assert any(isinstance(m, nn.Dropout) for m in ext.modules())
+
+
+def test_mlp_extractor_rejects_unknown_activation_and_no_layers():
+    with pytest.raises(ValueError, match="activation"):
+        MLPExtractor(2, activation="swish2")
+    with pytest.raises(ValueError, match="hidden layer"):
+        MLPExtractor(2, hidden_sizes=())
+
+
+def test_domain_head_ends_in_one_logit_that_is_not_constant():
+    head = DomainHead(4)
+    out = head(torch.randn(6, 4))
+    assert out.shape == (6,)
+    assert out.std() > 0  # a softmax over one unit would be constant 1
+
+
+def test_label_head_gives_one_logit_per_class():
+    assert LabelHead(4, 5, hidden_sizes=(8,))(torch.zeros(2, 4)).shape == (2, 5)
+
+
+def test_cnn_extractor_is_the_papers_mnist_network_on_28x28():
+    cnn = CNNExtractor((1, 28, 28))
+    convs = [m for m in cnn.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.padding) for c in convs] == [
+        (1, 32, (5, 5), (0, 0)), (32, 48, (5, 5), (0, 0))]
+    assert cnn.out_features == 48 * 4 * 4
+    assert cnn(torch.zeros(2, 1, 28, 28)).shape == (2, 768)
+
+
+def test_cnn_extractor_pads_small_images_and_accepts_colour():
+    cnn = CNNExtractor((3, 8, 8))
+    assert cnn.padding == "same"
+    assert cnn(torch.zeros(2, 3, 8, 8)).shape == (2, cnn.out_features)
+
+
+def test_cnn_extractor_rejects_images_too_small_even_when_padded():
+    with pytest.raises(ValueError, match="too small"):
+        CNNExtractor((1, 3, 3))
+
+
+def test_module_concatenates_source_and_target_for_the_domain_head():
+    m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 3), DomainHead(4))
+    label_logits, domain_logits = m(torch.zeros(5, 2), torch.ones(7, 2))
+    assert label_logits.shape == (5, 3) and domain_logits.shape == (12,)
+    assert m(torch.zeros(5, 2)).shape == (5, 3)
+
+
+def test_module_reverses_only_the_gradient_into_the_extractor():
+    torch.manual_seed(0)
+    m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 2), DomainHead(4, hidden_sizes=()))
+    x = torch.randn(3, 2)
+    m.grl.lambda_ = 0.0
+    m.domain_logits(m.features(x)).sum().backward()
+    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in m.extractor.parameters())
+    assert torch.count_nonzero(m.domain_head.net[0].weight.grad) > 0
