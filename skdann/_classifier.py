@@ -507,8 +507,11 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             n_out = self._probe_features(extractor, data)
         self._n_features_out = int(n_out)
         head_auto = {"in_features": int(n_out), "n_classes": len(self.classes_)}
-        label_kwargs = (label_defaults if self.label_head is None else {}) | self._routed_for("label_head")
-        domain_kwargs = (domain_defaults if self.domain_head is None else {}) | self._routed_for("domain_head")
+        # Image defaults apply to the default heads only; routed values win.
+        label_kwargs = {**(label_defaults if self.label_head is None else {}),
+                        **self._routed_for("label_head")}
+        domain_kwargs = {**(domain_defaults if self.domain_head is None else {}),
+                         **self._routed_for("domain_head")}
         label_head = _build_part(self.label_head or LabelHead, label_kwargs, head_auto, "label_head")
         domain_head = _build_part(self.domain_head or DomainHead, domain_kwargs, head_auto, "domain_head")
         return DANNModule(extractor, label_head, domain_head)

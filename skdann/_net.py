@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PrintLog
 from torch import nn
 
 from ._data import DomainBatch, DomainBatchIterator, DomainData, iter_chunks
@@ -122,6 +122,33 @@ class DANNNet(NeuralNet):
         # Aggregates go into the epoch row (record_epoch); a per-batch
         # history entry would cost a device sync per step for the loss.
         pass
+
+    def notify(self, method_name, **cb_kwargs):
+        """Call ``method_name`` on the net and its callbacks.
+
+        Per-step hooks (``on_batch_begin``, ``on_batch_end``,
+        ``on_grad_computed``) are only dispatched to the callbacks that
+        override them: on a small network, calling every no-op hook of every
+        callback is a measurable share of a step.
+        """
+        if method_name not in _STEP_HOOKS:
+            return super().notify(method_name, **cb_kwargs)
+        owner, cache = self.__dict__.get("_listeners", (None, None))
+        if owner is not self.callbacks_:
+            owner, cache = self.callbacks_, {}
+            self.__dict__["_listeners"] = (owner, cache)
+        listeners = cache.get(method_name)
+        if listeners is None:
+            listeners = []
+            if getattr(type(self), method_name) is not _STEP_HOOKS[method_name]:
+                listeners.append(getattr(self, method_name))
+            noop = getattr(Callback, method_name)
+            listeners += [getattr(cb, method_name) for _, cb in self.callbacks_
+                          if getattr(type(cb), method_name, noop) is not noop]
+            cache[method_name] = listeners
+        for fn in listeners:
+            fn(self, **cb_kwargs)
+        return None
 
     # -------------------------------------------------------------- schedules
     def progress(self) -> float:
@@ -427,6 +454,7 @@ class DANNNet(NeuralNet):
         # Device-resident caches are rebuilt on demand; pickling them would
         # tie the pickle to the training device.
         state.pop("_domain_targets", None)
+        state.pop("_listeners", None)
         state.pop("_lambda_fn", None)
         state.pop("_lr_fn", None)
         if state.get("module") is self.__dict__.get("module_"):
@@ -439,3 +467,11 @@ class DANNNet(NeuralNet):
         super().__setstate__(state)
         if isinstance(self.__dict__.get("module"), str) and self.module == _SAME_AS_MODULE_:
             self.__dict__["module"] = self.module_
+
+
+# The net's own no-op per-step hooks: a subclass that overrides one is called.
+_STEP_HOOKS = {
+    "on_batch_begin": DANNNet.on_batch_begin,
+    "on_batch_end": NeuralNet.on_batch_end,
+    "on_grad_computed": NeuralNet.on_grad_computed,
+}

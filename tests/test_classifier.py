@@ -1,6 +1,5 @@
 """DANNClassifier: the fit forms, the method, and the estimator's behaviour."""
 
-import io
 import pickle
 import warnings
 

@@ -101,3 +101,25 @@ def test_history_has_no_per_batch_loss_sync_but_epoch_aggregates(moons):
     assert row["batches"] == []
     assert row["train_loss"] == pytest.approx(row["label_loss"] + row["domain_loss"])
     assert row["train_batch_count"] == 5
+
+
+def test_per_step_hooks_reach_the_callbacks_that_define_them():
+    calls = {"begin": 0, "end": 0, "grad": 0, "epoch": 0}
+
+    class Counter(Callback):
+        def on_batch_begin(self, net, **kwargs):
+            calls["begin"] += 1
+
+        def on_batch_end(self, net, **kwargs):
+            calls["end"] += 1
+
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            calls["grad"] += 1
+
+    class EpochOnly(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            calls["epoch"] += 1
+
+    net = _net(callbacks=[Counter(), EpochOnly()])
+    net.fit_loop(_data())
+    assert calls == {"begin": 6, "end": 6, "grad": 6, "epoch": 2}
