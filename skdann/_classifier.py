@@ -407,8 +407,9 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         self._check_params()
         device = resolve_device(self.device)
         warm = bool(self.warm_start) and hasattr(self, "net_")
-        fit_input = self._validate_fit_input(X, y, X_target, warm)
-        return self._fit(fit_input, device, warm, epochs=None)
+        with self._restored_on_error():
+            fit_input = self._validate_fit_input(X, y, X_target, warm)
+            return self._fit(fit_input, device, warm, epochs=None)
 
     def partial_fit(self, X, y=None, X_target=None, classes=None, epochs: int = 1):
         """Train for ``epochs`` more epochs (initialising the model on the first call).
@@ -436,8 +437,27 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         self._check_params()
         device = resolve_device(self.device)
         warm = hasattr(self, "net_")
-        fit_input = self._validate_fit_input(X, y, X_target, warm, classes=classes)
-        return self._fit(fit_input, device, warm, epochs=int(epochs))
+        with self._restored_on_error():
+            fit_input = self._validate_fit_input(X, y, X_target, warm, classes=classes)
+            return self._fit(fit_input, device, warm, epochs=int(epochs))
+
+    @contextlib.contextmanager
+    def _restored_on_error(self):
+        """Leave the fitted attributes as they were if fitting raises.
+
+        A failed fit (bad input, a raising callback, divergence) must not
+        leave new ``classes_`` next to an old network. A warm-started network
+        keeps the steps it took before the error, as after an interrupt.
+        """
+        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+        try:
+            yield
+        except BaseException:
+            for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                if key not in saved:
+                    delattr(self, key)
+            vars(self).update(saved)
+            raise
 
     def _validate_fit_input(self, X, y, X_target, warm, classes=None):
         check_rank(X, "X")

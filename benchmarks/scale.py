@@ -1,0 +1,100 @@
+"""Large tabular data: peak memory and time per epoch from 10^4 to 10^6 rows.
+
+Each size runs in a fresh process (so peak RSS is its own): n source rows and
+n target rows of 50 float32 features, one epoch of DANNClassifier (batch
+256+256, MLP 64-64, one torch thread), then batched prediction on all source
+rows, timed against a plain batched torch inference loop on the same
+network. The memory bound checked: peak RSS <= 2 x data + 400 MB, where
+"data" is the source+target arrays; the baseline RSS of Python with torch and
+sklearn imported is printed too.
+
+    python benchmarks/scale.py [--sizes 10000 100000 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+N_FEATURES, BATCH = 50, 256
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(n: int) -> dict:
+    import numpy as np
+    import torch
+
+    from skdann import DANNClassifier
+
+    torch.set_num_threads(1)
+    baseline = _rss_mb()
+    rng = np.random.default_rng(0)
+    Xs = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
+    Xt = rng.standard_normal((n, N_FEATURES), dtype=np.float32)
+    Xt += 0.5
+    ys = (Xs[:, 0] + Xs[:, 1] > 0).astype(np.int64)
+    data_mb = (Xs.nbytes + Xt.nbytes) / 2**20
+    clf = DANNClassifier(batch_size=BATCH, max_epochs=1, random_state=0, n_threads=1,
+                         predict_batch_size=4096)
+    t = time.perf_counter()
+    clf.fit(Xs, ys, Xt)
+    fit_s = time.perf_counter() - t
+    epoch_s = clf.history_[-1, "dur"]  # the epoch alone, without one-off set-up
+    t = time.perf_counter()
+    ours = clf.predict(Xs)
+    predict_s = time.perf_counter() - t
+    module = clf.net_.module_.eval()
+    t = time.perf_counter()
+    with torch.inference_mode():
+        X = torch.from_numpy(Xs)
+        plain = np.concatenate([module(X[i:i + 4096]).argmax(1).numpy()
+                                for i in range(0, n, 4096)])
+    plain_s = time.perf_counter() - t
+    assert np.array_equal(clf.classes_[plain], ours)
+    peak = _rss_mb()
+    return {"n": n, "data_mb": data_mb, "baseline_mb": baseline, "peak_mb": peak,
+            "bound_mb": 2 * data_mb + 400, "epoch_s": epoch_s, "fit_s": fit_s, "predict_s": predict_s,
+            "plain_predict_s": plain_s}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    rows = []
+    for n in args.sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True,
+                             text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{N_FEATURES} float32 features, n source + n target rows, 1 epoch, batch "
+          f"{BATCH}+{BATCH}, 1 torch thread; predict on the n source rows")
+    print("| rows per domain | data (MB) | peak RSS (MB) | peak - baseline (MB) | "
+          "bound 2x data + 400 (MB) | epoch (s) | us per row | whole fit (s) | predict (s) | "
+          "plain loop (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['data_mb']:.0f} | {r['peak_mb']:.0f} | "
+              f"{r['peak_mb'] - r['baseline_mb']:.0f} | {r['bound_mb']:.0f} | {r['epoch_s']:.2f} | "
+              f"{1e6 * r['epoch_s'] / r['n']:.1f} | {r['fit_s']:.2f} | {r['predict_s']:.2f} | "
+              f"{r['plain_predict_s']:.2f} |")
+    big = [r for r in rows if r["n"] >= 1_000_000]
+    for r in big:
+        ok = "holds" if r["peak_mb"] <= r["bound_mb"] else "is EXCEEDED"
+        print(f"memory bound at {r['n']:,} rows per domain {ok}: peak {r['peak_mb']:.0f} MB "
+              f"vs {r['bound_mb']:.0f} MB")
+    print(f"baseline RSS (python + torch + sklearn + skorch imported): {rows[0]['baseline_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
