@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._data import DomainData, as_tensor
+from ._data import DomainData, SparseRows, as_tensor
 from ._device import resolve_device
 from ._net import DANNNet
 from ._network import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor
@@ -309,7 +309,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         # Features come out as float32, whatever the input dtype.
         tags.transformer_tags.preserves_dtype = ["float32"]
@@ -538,8 +538,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
 
     @staticmethod
     def _probe_features(extractor: nn.Module, data: DomainData) -> int:
-        rows = data.source_rows[:2] if data.source_rows is not None else slice(0, 2)
-        x = data.source[rows].to(torch.float32)
+        index = torch.arange(2) if data.source_rows is None else data.source_rows[:2]
+        x = data.source.index_select(0, index[: data.n_source]).to(torch.float32)
         if data.source.dtype == torch.uint8:
             x = x / 255.0
         was_training = extractor.training
@@ -569,6 +569,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         )
 
     def _data_on_device(self, data: DomainData, device: torch.device) -> bool:
+        if isinstance(data.source, SparseRows):
+            return device.type == "cpu"  # sparse rows are densified per batch on the host
         if self.data_on_device != "auto":
             return bool(self.data_on_device)
         if device.type != "cuda":
@@ -630,7 +632,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
                     f"This model was fitted on tabular data with {self.n_features_in_} features; "
                     f"got an array of shape {np.shape(X)}."
                 )
-            X = validate_data(self, X, reset=False, accept_sparse=False,
+            X = validate_data(self, X, reset=False, accept_sparse="csr",
                               dtype=[np.float32, np.float64], ensure_all_finite=True)
         return as_tensor(X)
 
@@ -759,8 +761,8 @@ def _rows(rows):
 def _to_device_float(data: DomainData, device: torch.device) -> DomainData:
     """Move training data to ``device`` once; float64 becomes float32 on the way."""
     def move(t):
-        if t is None:
-            return None
+        if t is None or isinstance(t, SparseRows):
+            return t
         if t.dtype == torch.float64:
             return t.to(device=device, dtype=torch.float32)
         return t.to(device)

@@ -17,8 +17,53 @@ import torch
 __all__ = ["DomainData", "DomainBatch", "DomainBatchIterator", "as_tensor", "to_model_input"]
 
 
-def as_tensor(X: np.ndarray) -> torch.Tensor:
-    """Share ``X``'s memory as a tensor (no copy for contiguous arrays)."""
+class SparseRows:
+    """Row access to a scipy CSR matrix that yields dense float32 tensors.
+
+    Sparse data (bag-of-words features, say) stay sparse in memory; each
+    batch is densified when it is cut, so the dense matrix never exists.
+    Implements the few tensor methods the batching code uses.
+    """
+
+    dtype = torch.float32
+    device = torch.device("cpu")
+
+    def __init__(self, X) -> None:
+        self.X = X.tocsr()
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
+        rows = self.X[index.cpu().numpy()]
+        return torch.from_numpy(rows.toarray().astype(np.float32, copy=False))
+
+    def __getitem__(self, key) -> torch.Tensor:
+        if isinstance(key, torch.Tensor):
+            return self.index_select(0, key)
+        return torch.from_numpy(self.X[key].toarray().astype(np.float32, copy=False))
+
+    def to(self, *args, **kwargs):
+        return self  # stays in host memory; batches are densified and sent
+
+    def element_size(self) -> int:
+        return 1
+
+    def nelement(self) -> int:
+        return int(self.X.data.nbytes + self.X.indices.nbytes + self.X.indptr.nbytes)
+
+
+def as_tensor(X) -> torch.Tensor | SparseRows:
+    """Share ``X``'s memory as a tensor (no copy for contiguous arrays).
+
+    Sparse matrices are wrapped in :class:`SparseRows` instead.
+    """
+    if hasattr(X, "tocsr"):
+        return SparseRows(X)
     X = np.ascontiguousarray(X)
     with warnings.catch_warnings():
         # Read-only inputs (memmaps) are never written to, only indexed.
@@ -67,8 +112,10 @@ class DomainData:
         """Return a copy of the data on ``device``."""
         def move(t):
             return None if t is None else t.to(device)
-        return DomainData(move(self.source), move(self.y), move(self.target),
-                          move(self.source_rows), move(self.target_rows))
+        source = move(self.source)
+        target = source if self.target is self.source else move(self.target)
+        return DomainData(source, move(self.y), target, move(self.source_rows),
+                          move(self.target_rows))
 
     def nbytes(self) -> int:
         """Bytes of the data tensors (what moving them to a device would take)."""
@@ -179,7 +226,7 @@ class DomainBatchIterator:
 def iter_chunks(X: torch.Tensor, chunk_size: int, device: torch.device):
     """Yield consecutive row chunks of ``X`` as float32 on ``device``."""
     pin = device.type == "cuda" and X.device.type == "cpu"
-    for start in range(0, len(X), chunk_size):
+    for start in range(0, X.shape[0], chunk_size):
         x = X[start:start + chunk_size]
         if pin:
             x = x.pin_memory()

@@ -104,7 +104,7 @@ def split_marked(estimator, X, y, marker, image: bool, reset: bool = True) -> Fi
                 f"y must be 1-D with one label per image: X has {len(X)} images, y has shape {y.shape}."
             )
     else:
-        X, y = validate_data(estimator, X, y, reset=reset, accept_sparse=False,
+        X, y = validate_data(estimator, X, y, reset=reset, accept_sparse="csr",
                              dtype=[np.float32, np.float64], ensure_all_finite=True)
     mask = marker_mask(y, marker)
     if mask.all():
@@ -161,7 +161,7 @@ def check_separate(estimator, X_source, y_source, X_target, marker, image: bool,
                 f"y_source has shape {ys.shape}."
             )
     else:
-        Xs, ys = validate_data(estimator, X_source, y_source, reset=reset, accept_sparse=False,
+        Xs, ys = validate_data(estimator, X_source, y_source, reset=reset, accept_sparse="csr",
                                dtype=[np.float32, np.float64], ensure_all_finite=True)
         n_target_features = _num_features(X_target)
         if n_target_features is not None and n_target_features != Xs.shape[1]:
@@ -169,7 +169,7 @@ def check_separate(estimator, X_source, y_source, X_target, marker, image: bool,
                 f"X_target has {n_target_features} features but X_source has {Xs.shape[1]}: "
                 "both domains must share one feature space."
             )
-        Xt = validate_data(estimator, X_target, reset=False, accept_sparse=False,
+        Xt = validate_data(estimator, X_target, reset=False, accept_sparse="csr",
                            dtype=[np.float32, np.float64], ensure_all_finite=True)
     if marker_mask(ys, marker).any():
         raise ValueError(
