@@ -555,9 +555,6 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         for prefix in ("optimizer", "callbacks", "criterion"):
             kwargs.update({f"{prefix}__{k}": v for k, v in self._routed_for(prefix).items()})
         callbacks = list(self.callbacks or [])
-        if self.verbose >= 2:
-            from skorch.callbacks import ProgressBar
-            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch="auto")))
         return dict(
             optimizer=opt_cls, lr=self.lr, max_epochs=self.max_epochs,
             batch_size=self.batch_size, device=str(device), callbacks=callbacks,
@@ -588,7 +585,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             torch.manual_seed(seed)
             if warm:
                 net = self.net_
+                verbose_changed = net.verbose != int(self.verbose)
                 net.set_params(max_epochs=self.max_epochs, verbose=int(self.verbose))
+                if verbose_changed:  # the table and bar are chosen by verbose
+                    net.initialize_callbacks()
             else:
                 module = self._build_module(data)
                 net = DANNNet(module, **self._net_kwargs(device, seed))

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PrintLog, ProgressBar
 from torch import nn
 
 from ._data import DomainBatch, DomainBatchIterator, DomainData, iter_chunks
@@ -19,6 +19,26 @@ __all__ = ["DANNNet"]
 
 _SAME_AS_MODULE_ = "<module_>"
 _PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class DANNProgressBar(ProgressBar):
+    """skorch's ``ProgressBar`` for :class:`DANNNet` (shown with ``verbose=2``).
+
+    The number of steps comes from the DANN batch iterator, and the bar shows
+    the current λ (DANNNet records no per-batch history to show losses from).
+
+    Examples
+    --------
+    >>> bar = DANNProgressBar()
+    """
+
+    def _get_batches_per_epoch_phase(self, net, dataset, training):
+        if dataset is None or not training:
+            return 0
+        return len(net.get_iterator(dataset, training=True))
+
+    def _get_postfix_dict(self, net):
+        return {"lambda": f"{net.lambda_:.3f}"}
 
 
 class DANNNet(NeuralNet):
@@ -103,6 +123,8 @@ class DANNNet(NeuralNet):
         callbacks = [("epoch_timer", EpochTimer())]
         if self.verbose:
             callbacks.append(("print_log", PrintLog()))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", DANNProgressBar()))
         return callbacks
 
     def initialize_criterion(self):
@@ -430,6 +452,18 @@ class DANNNet(NeuralNet):
                 f"(now {self.lr}), a smaller lambda_max (now {self.lambda_max}), standardised "
                 "features (e.g. StandardScaler in a Pipeline), or precision=None."
             )
+
+    def load_params(self, *args, **kwargs):
+        """Load parameters (skorch's), and the schedule position with the history.
+
+        When a history is loaded, the step count is restored from it, so
+        that continued training resumes the λ and lr schedules where they
+        were instead of restarting them.
+        """
+        super().load_params(*args, **kwargs)
+        if kwargs.get("f_history") is not None or kwargs.get("checkpoint") is not None:
+            self.steps_done_ = int(sum(self.history[:, "train_batch_count"]))
+        return self
 
     # ------------------------------------------------------------- inference
     @torch.inference_mode()

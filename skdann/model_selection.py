@@ -161,7 +161,7 @@ def _check_choice(name, value, choices):
 
 
 def _default_domain_classifier():
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000))
 
 
 def _importance_weights(F_source, F_target, domain_classifier, cv: int, clip: float) -> np.ndarray:
@@ -398,6 +398,25 @@ def reverse_validation_scorer(estimator, X, y) -> float:
     Ganin et al. (2016), §5.1.2: accuracy, on the fold's source rows, of a
     model trained on the fold's target rows pseudo-labelled by the estimator.
 
+    Parameters
+    ----------
+    estimator : fitted DANNClassifier or Pipeline ending in one
+        The model to score.
+    X : array-like
+        A fold's stacked source and target rows.
+    y : array-like
+        Source labels, ``unlabeled_marker`` on target rows.
+
+    Returns
+    -------
+    float
+        The score, higher is better.
+
+    References
+    ----------
+    Y. Ganin et al. Domain-Adversarial Training of Neural Networks. JMLR
+    17(59), 2016, §5.1.2.
+
     Examples
     --------
     >>> import numpy as np
@@ -446,7 +465,7 @@ def _check_weight_options(space, cv, clip):
         raise ValueError(f"clip must be in (0, 0.5), got {clip!r}.")
 
 
-def make_iwcv_scorer(*, space="features", metric="accuracy", domain_classifier=None, cv=5,
+def make_iwcv_scorer(*, space="features", metric="accuracy", domain_classifier=None, cv=3,
                      clip=0.01):
     """Build an importance-weighted validation scorer (IWCV, Sugiyama et al. 2007).
 
@@ -466,8 +485,8 @@ def make_iwcv_scorer(*, space="features", metric="accuracy", domain_classifier=N
     metric : {"accuracy", "neg_log_loss"}, default="accuracy"
         Weighted accuracy, or minus the weighted log loss.
     domain_classifier : classifier with ``predict_proba`` or None, default=None
-        Cloned for each call. ``None``: ``StandardScaler`` + ``LogisticRegression``.
-    cv : int, default=5
+        Cloned for each call. ``None``: ``StandardScaler`` + ``LogisticRegression(C=0.1)``.
+    cv : int, default=3
         Folds for the out-of-fold domain probabilities (1: in-sample).
     clip : float, default=0.01
         Domain probabilities are clipped to ``[clip, 1 - clip]``, which
@@ -509,6 +528,25 @@ def iwcv_scorer(estimator, X, y) -> float:
     Sugiyama et al. (2007): source accuracy weighted by p_t/p_s, estimated by
     a logistic domain classifier on the extractor's features.
 
+    Parameters
+    ----------
+    estimator : fitted DANNClassifier or Pipeline ending in one
+        The model to score.
+    X : array-like
+        A fold's stacked source and target rows.
+    y : array-like
+        Source labels, ``unlabeled_marker`` on target rows.
+
+    Returns
+    -------
+    float
+        The score, higher is better.
+
+    References
+    ----------
+    M. Sugiyama, M. Krauledat, K.-R. Müller. Covariate shift adaptation by
+    importance weighted cross validation. JMLR 8:985-1005, 2007.
+
     Examples
     --------
     >>> import numpy as np
@@ -540,7 +578,7 @@ class _DEV(_Weighted):
         return -float(risk)
 
 
-def make_dev_scorer(*, space="features", loss="zero_one", domain_classifier=None, cv=5,
+def make_dev_scorer(*, space="features", loss="zero_one", domain_classifier=None, cv=3,
                     clip=0.01):
     """Build a deep-embedded-validation scorer (DEV, You et al. 2019).
 
@@ -559,8 +597,8 @@ def make_dev_scorer(*, space="features", loss="zero_one", domain_classifier=None
         Per-row loss ``ℓ`` on the source rows (the reference implementation
         uses the 0/1 error).
     domain_classifier : classifier with ``predict_proba`` or None, default=None
-        ``None``: ``StandardScaler`` + ``LogisticRegression``.
-    cv : int, default=5
+        ``None``: ``StandardScaler`` + ``LogisticRegression(C=0.1)``.
+    cv : int, default=3
         Folds for the out-of-fold domain probabilities (1: in-sample).
     clip : float, default=0.01
         Domain probabilities are clipped to ``[clip, 1 - clip]``.
@@ -601,6 +639,25 @@ def dev_scorer(estimator, X, y) -> float:
 
     You et al. (2019): minus the importance-weighted source error with a
     control variate; weights from a logistic domain classifier on features.
+
+    Parameters
+    ----------
+    estimator : fitted DANNClassifier or Pipeline ending in one
+        The model to score.
+    X : array-like
+        A fold's stacked source and target rows.
+    y : array-like
+        Source labels, ``unlabeled_marker`` on target rows.
+
+    Returns
+    -------
+    float
+        The score, higher is better.
+
+    References
+    ----------
+    K. You, X. Wang, M. Long, M. I. Jordan. Towards accurate model selection
+    in deep unsupervised domain adaptation. ICML 2019.
 
     Examples
     --------
@@ -750,6 +807,25 @@ def snd_scorer(estimator, X, y) -> float:
 
     Saito et al. (2021): mean entropy of the softmax (temperature 0.05) over
     cosine similarities of the target rows' class probabilities.
+
+    Parameters
+    ----------
+    estimator : fitted DANNClassifier or Pipeline ending in one
+        The model to score.
+    X : array-like
+        A fold's stacked source and target rows.
+    y : array-like
+        Source labels, ``unlabeled_marker`` on target rows.
+
+    Returns
+    -------
+    float
+        The score, higher is better.
+
+    References
+    ----------
+    K. Saito et al. Tune it the right way: unsupervised validation of domain
+    adaptation via soft neighborhood density. ICCV 2021.
 
     Examples
     --------

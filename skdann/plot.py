@@ -34,8 +34,8 @@ def _history(model):
     if hasattr(model, "new_epoch") and hasattr(model, "record"):  # a skorch History
         return model
     final = _final_step(model)
-    if hasattr(final, "history_"):
-        return final.history_
+    if hasattr(type(final), "history_") or "history_" in getattr(final, "__dict__", {}):
+        return final.history_  # raises NotFittedError on an unfitted DANNClassifier
     if hasattr(final, "history"):  # a DANNNet
         return final.history
     raise TypeError(f"plot_history needs a fitted DANNClassifier (or a Pipeline ending in one), "

@@ -264,11 +264,14 @@ def test_clone_pipeline_and_grid_search_over_lambda(moons_stacked):
     X, y = moons_stacked
     pipe = Pipeline([("scale", StandardScaler()),
                      ("dannclassifier", DANNClassifier(max_epochs=2, random_state=0))])
-    search = GridSearchCV(pipe, {"dannclassifier__lambda_max": [0.0, 0.3]}, cv=2,
-                          scoring=source_accuracy_scorer)
+    grid = {"dannclassifier__lambda_max": [0.0, 0.3],
+            "dannclassifier__extractor__hidden_sizes": [(8,), (16, 4)]}
+    search = GridSearchCV(pipe, grid, cv=2, scoring=source_accuracy_scorer)
     search.fit(X, y)
     assert search.best_params_["dannclassifier__lambda_max"] in (0.0, 0.3)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    width = search.best_params_["dannclassifier__extractor__hidden_sizes"][-1]
+    assert search.best_estimator_[-1].transform(X[:2]).shape == (2, width)
     assert search.predict(X[:5]).shape == (5,)
     assert clone(pipe).get_params()["dannclassifier__lambda_max"] == 1.0
 
@@ -489,3 +492,43 @@ def test_verbose_prints_the_epoch_table_and_silence_by_default(moons, fast, caps
     out = capsys.readouterr().out
     for col in ("label_loss", "domain_loss", "domain_acc", "lambda", "lr"):
         assert col in out
+
+
+def test_verbose_two_shows_a_progress_bar(moons, fast, capsys):
+    Xs, ys, Xt, _ = moons
+    from skdann import DANNProgressBar
+
+    updates = []
+
+    class CountingBar(DANNProgressBar):
+        def on_batch_end(self, net, **kwargs):
+            super().on_batch_end(net, **kwargs)
+            updates.append(self.pbar_.n)
+
+    clf = DANNClassifier(verbose=2, **fast)
+    clf.fit(Xs, ys, Xt)
+    captured = capsys.readouterr()
+    assert "0/10" in captured.err  # the bar knows the steps per epoch
+    assert "label_loss" in captured.out
+    clf.set_params(verbose=1, callbacks=[CountingBar()]).fit(Xs, ys, Xt)
+    assert updates == list(range(1, 11)) * 3
+
+
+def test_warm_start_follows_a_change_of_verbose(moons, fast, capsys):
+    Xs, ys, Xt, _ = moons
+    clf = DANNClassifier(warm_start=True, **fast).fit(Xs, ys, Xt)
+    assert capsys.readouterr().out == ""
+    clf.set_params(verbose=1).fit(Xs, ys, Xt)
+    assert "domain_acc" in capsys.readouterr().out
+
+
+def test_loading_params_with_history_resumes_the_schedules(moons, fast, tmp_path):
+    Xs, ys, Xt, _ = moons
+    a = DANNClassifier(**{**fast, "max_epochs": 4}).fit(Xs, ys, Xt)
+    a.net_.save_params(f_params=tmp_path / "p.pt", f_optimizer=tmp_path / "o.pt",
+                       f_history=tmp_path / "h.json")
+    b = DANNClassifier(**{**fast, "max_epochs": 4}).partial_fit(Xs, ys, Xt, epochs=0)
+    b.net_.load_params(f_params=tmp_path / "p.pt", f_optimizer=tmp_path / "o.pt",
+                       f_history=tmp_path / "h.json")
+    assert b.net_.steps_done_ == a.net_.steps_done_ == 40
+    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))

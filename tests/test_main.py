@@ -1,0 +1,12 @@
+"""The demo (README command 1): source-only vs DANN on the paper's moons."""
+
+from skdann.__main__ import main
+
+
+def test_demo_prints_source_only_and_dann_target_accuracy(capsys):
+    assert main(["demo", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "source only (lambda_max=0)" in out and "DANN (defaults)" in out
+    accs = [float(line.split("target accuracy")[1].split()[0])
+            for line in out.splitlines() if "target accuracy" in line]
+    assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
