@@ -12,5 +12,7 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider -o addopts=""
-python3 benchmarks/gpu_bench.py --epochs "${EPOCHS:-10}" --cpu-epochs 1
+status=0
+python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider -o addopts="" || status=$?
+python3 benchmarks/gpu_bench.py --epochs "${EPOCHS:-30}" --cpu-epochs 1 || status=$?
+exit $status
