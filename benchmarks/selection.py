@@ -79,6 +79,7 @@ SEEDS = {"moons": [0, 1, 2], "mnist→digits": [0, 1], "digits→mnist": [0, 1]}
 SCORERS = {
     "reverse validation (cold)": make_reverse_validation_scorer(warm_start=False),
     "reverse validation (warm)": make_reverse_validation_scorer(warm_start=True),
+    "reverse validation (log loss)": make_reverse_validation_scorer(metric="neg_log_loss"),
     "IWCV (features)": iwcv_scorer,
     "IWCV (input)": make_iwcv_scorer(space="input"),
     "DEV": dev_scorer,

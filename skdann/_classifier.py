@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import math
 import numbers
 import warnings
 
@@ -126,19 +127,23 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
         ``"sgd"`` means SGD with the paper's momentum 0.9. Options go in
         ``optimizer__*`` (e.g. ``optimizer__weight_decay=1e-4``).
-    lr : float, default=1e-3
-        Initial learning rate μ0.
+    lr : float, default=3e-3
+        Initial learning rate μ0 (annealed by ``lr_schedule``).
     lr_schedule : {"ganin"}, None or callable, default="ganin"
         ``"ganin"``: lr_p = lr / (1 + lr_alpha·p) ** lr_beta; ``None``:
         constant; a callable maps p to a factor of ``lr``.
     lr_alpha, lr_beta : float, default=10.0, 0.75
         Constants of the ``"ganin"`` learning-rate schedule.
-    batch_size : int, default=64
+    batch_size : int, default=128
         Rows per domain per step: each step sees ``batch_size`` source and
         ``batch_size`` target rows (fewer if the source is smaller).
-    max_epochs : int, default=100
+    max_epochs : int or "auto", default="auto"
         Epochs; an epoch is one pass over the source rows (target rows are
-        cycled and reshuffled).
+        cycled and reshuffled). ``"auto"``: enough epochs for about
+        ``AUTO_STEPS`` (2,000) optimisation steps, at least 10 and at most
+        500, since the schedules (and DANN's adversarial game) need steps
+        rather than passes: 500 epochs for 300 rows, 16 for 16,000 rows at
+        ``batch_size=128``. The value used is ``max_epochs_``.
     unlabeled_marker : int, str or None, default=-1
         Label marking unlabelled target rows in ``fit(X, y)`` (the
         scikit-learn semi-supervised convention). ``None``: no marker.
@@ -196,6 +201,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         Device the model lives on.
     n_source_, n_target_ : int
         Number of source and target rows seen by the last fit.
+    max_epochs_ : int
+        Epochs of the schedules' horizon (``max_epochs`` resolved).
 
     See Also
     --------
@@ -224,10 +231,13 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
     (3,)
     """
 
+    #: Optimisation steps that ``max_epochs="auto"`` aims for.
+    AUTO_STEPS = 2000
+
     def __init__(self, *, extractor=None, label_head=None, domain_head=None,
                  lambda_max=1.0, lambda_schedule="ganin", gamma=10.0,
-                 optimizer="adam", lr=1e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
-                 batch_size=64, max_epochs=100, unlabeled_marker=-1, device="cpu",
+                 optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
+                 batch_size=128, max_epochs="auto", unlabeled_marker=-1, device="cpu",
                  data_on_device="auto", precision=None, predict_batch_size=4096,
                  n_threads=None, warm_start=False, random_state=None, callbacks=None,
                  verbose=0, **kwargs):
@@ -344,7 +354,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         real("lr_alpha", 0)
         real("lr_beta", 0)
         integer("batch_size", 1)
-        integer("max_epochs", 1)
+        if self.max_epochs != "auto":
+            integer("max_epochs", 1)
         integer("predict_batch_size", 1)
         integer("n_threads", 1, allow_none=True)
         integer("verbose", 0)
@@ -556,7 +567,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             kwargs.update({f"{prefix}__{k}": v for k, v in self._routed_for(prefix).items()})
         callbacks = list(self.callbacks or [])
         return dict(
-            optimizer=opt_cls, lr=self.lr, max_epochs=self.max_epochs,
+            optimizer=opt_cls, lr=self.lr, max_epochs=self.max_epochs_,
             batch_size=self.batch_size, device=str(device), callbacks=callbacks,
             verbose=int(self.verbose), lambda_max=float(self.lambda_max),
             lambda_schedule=self.lambda_schedule, gamma=float(self.gamma),
@@ -576,8 +587,16 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         # float64 inputs are stored as float32 on the device.
         return data.nbytes() < 0.5 * free
 
+    def _resolve_max_epochs(self, n_source: int) -> int:
+        if self.max_epochs != "auto":
+            return int(self.max_epochs)
+        steps_per_epoch = math.ceil(n_source / min(self.batch_size, n_source))
+        return int(min(max(math.ceil(self.AUTO_STEPS / steps_per_epoch), 10), 500))
+
     def _fit(self, fit_input, device: torch.device, warm: bool, epochs):
         data = self._make_data(fit_input)
+        if not warm:
+            self.max_epochs_ = self._resolve_max_epochs(data.n_source)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max - 1))
         fork = [device.index] if device.type == "cuda" else []
@@ -586,7 +605,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             if warm:
                 net = self.net_
                 verbose_changed = net.verbose != int(self.verbose)
-                net.set_params(max_epochs=self.max_epochs, verbose=int(self.verbose))
+                net.set_params(max_epochs=self.max_epochs_, verbose=int(self.verbose))
                 if verbose_changed:  # the table and bar are chosen by verbose
                     net.initialize_callbacks()
             else:

@@ -532,3 +532,14 @@ def test_loading_params_with_history_resumes_the_schedules(moons, fast, tmp_path
                        f_history=tmp_path / "h.json")
     assert b.net_.steps_done_ == a.net_.steps_done_ == 40
     assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+
+
+@pytest.mark.parametrize("n_source, batch_size, expected", [
+    (300, 128, 500),       # 3 steps per epoch: capped at 500 epochs
+    (16_000, 128, 16),     # 125 steps per epoch: 2,000 steps
+    (1_000_000, 128, 10),  # huge data: at least 10 epochs
+])
+def test_auto_epochs_aim_for_two_thousand_steps(n_source, batch_size, expected):
+    clf = DANNClassifier(batch_size=batch_size)
+    assert clf.max_epochs == "auto"
+    assert clf._resolve_max_epochs(n_source) == expected
