@@ -18,6 +18,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
@@ -486,6 +487,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             unseen = np.setdiff1d(np.unique(fit_input.y_source), classes)
             if len(unseen):
                 raise ValueError(f"y has labels {unseen!r} that are not in classes={classes!r}.")
+        elif warm:
+            # Continuing: a batch may hold a single class (sklearn's partial_fit).
+            check_classification_targets(fit_input.y_source)
+            classes = np.unique(fit_input.y_source)
         else:
             classes = check_labels(fit_input.y_source)
         shape = tuple(fit_input.X_source.shape[1:]) if image else None

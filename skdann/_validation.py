@@ -43,6 +43,11 @@ def check_images(X, name: str = "X") -> np.ndarray:
         )
     if arr.ndim == 3:
         arr = arr[:, None, :, :]
+    elif arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4):
+        raise ValueError(
+            f"{name}: images of shape {arr.shape} look channels-last (n, H, W, C); DANNClassifier "
+            "takes channels first (n, C, H, W): use X.transpose(0, 3, 1, 2)."
+        )
     if 0 in arr.shape[1:]:
         raise ValueError(f"{name}: images of shape {arr.shape[1:]} have an empty dimension.")
     return arr

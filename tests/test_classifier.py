@@ -543,3 +543,17 @@ def test_auto_epochs_aim_for_two_thousand_steps(n_source, batch_size, expected):
     clf = DANNClassifier(batch_size=batch_size)
     assert clf.max_epochs == "auto"
     assert clf._resolve_max_epochs(n_source) == expected
+
+
+def test_channels_last_images_get_a_hint():
+    with pytest.raises(ValueError, match=r"transpose\(0, 3, 1, 2\)"):
+        DANNClassifier().fit(np.zeros((4, 28, 28, 3), np.uint8), [0, 1, 0, 1])
+
+
+def test_partial_fit_accepts_one_class_batches_after_the_first(moons):
+    Xs, ys, Xt, _ = moons
+    clf = DANNClassifier(max_epochs=3, random_state=0).partial_fit(Xs, ys, Xt, classes=[0, 1])
+    clf.partial_fit(Xs[ys == 1], ys[ys == 1], Xt)
+    assert list(clf.classes_) == [0, 1] and len(clf.history_) == 2
+    with pytest.raises(ValueError, match="not seen"):
+        clf.partial_fit(Xs[:5], [2] * 5, Xt)
