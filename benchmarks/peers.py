@@ -347,7 +347,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=list(TASK_NAMES), default=list(TASK_NAMES))
     parser.add_argument("--seeds", type=int, default=None, help="seeds of every task (default 5/3/3/2)")
-    parser.add_argument("--image-epochs", type=int, default=3)
+    parser.add_argument("--image-epochs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, few steps, nothing saved")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

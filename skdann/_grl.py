@@ -13,17 +13,27 @@ class GradientReversalFunction(torch.autograd.Function):
 
     Written with the static ``forward``/``backward`` + ``ctx`` API; the legacy
     ``Function.__init__`` style no longer runs on current PyTorch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> GradientReversalFunction.apply(x, 3.0).sum().backward()
+    >>> x.grad
+    tensor([-3., -3.])
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, lambda_: float) -> torch.Tensor:  # noqa: D102
+    def forward(ctx, x: torch.Tensor, lambda_: float) -> torch.Tensor:
+        """Return ``x`` (as a view) and remember ``lambda_`` for the backward pass."""
         ctx.lambda_ = lambda_
         # A view, not ``x`` itself: autograd must see a new node to attach
         # our backward to.
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):  # noqa: D102
+    def backward(ctx, grad_output: torch.Tensor):
+        """Return ``-lambda_ * grad_output`` for ``x`` and no gradient for ``lambda_``."""
         # ``-0.0 * g`` added to another gradient leaves it bit-identical, so
         # lambda_=0 is exactly "no domain gradient reaches the extractor".
         return grad_output * (-ctx.lambda_), None
@@ -101,5 +111,6 @@ class GradientReversal(nn.Module):
         """
         return GradientReversalFunction.apply(x, self.lambda_)
 
-    def extra_repr(self) -> str:  # noqa: D102
+    def extra_repr(self) -> str:
+        """Show ``lambda_`` in the module's repr."""
         return f"lambda_={self.lambda_:g}"

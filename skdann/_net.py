@@ -149,9 +149,11 @@ class DANNNet(NeuralNet):
         return self
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        # Aggregates go into the epoch row (record_epoch); a per-batch
-        # history entry would cost a device sync per step for the loss.
-        pass
+        """Do nothing: DANNNet keeps no per-batch history.
+
+        Aggregates go into the epoch row (:meth:`record_epoch`); a per-batch
+        history entry would cost a device sync per step for the loss.
+        """
 
     def notify(self, method_name, **cb_kwargs):
         """Call ``method_name`` on the net and its callbacks.

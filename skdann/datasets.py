@@ -146,8 +146,8 @@ def load_mnist_5k():
 
     Examples
     --------
-    >>> X, y = load_mnist_5k()  # doctest: +SKIP
-    >>> X.shape, X.dtype, np.bincount(y)  # doctest: +SKIP
+    >>> X, y = load_mnist_5k()
+    >>> X.shape, X.dtype, np.bincount(y)
     ((5000, 28, 28), dtype('uint8'), array([500, 500, 500, 500, 500, 500, 500, 500, 500, 500]))
     """
     X, y = _mnist_5k_cached()

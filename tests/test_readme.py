@@ -30,3 +30,12 @@ def test_ci_reads_the_test_command_from_the_readme():
 
 def test_demo_command_is_the_package_entry_point():
     assert "python -m skdann demo" in README
+
+
+def test_lambda_search_recipe_runs_as_written(capsys):
+    start = README.index("## Choosing λ without target labels")
+    block = README[start:].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README recipe", "exec"), {})
+    out = capsys.readouterr().out
+    assert "dannclassifier__lambda_max" in out
+    assert 0.5 < float(out.split()[-1]) <= 1.0
