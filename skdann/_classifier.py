@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -293,7 +294,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         params.update(self._routed())
         return params
 
-    def set_params(self, **params):
+    def set_params(self, **params) -> DANNClassifier:
         """Set parameters, including routed ``prefix__name`` parameters.
 
         Parameters
@@ -388,7 +389,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         raise TypeError(f"optimizer must be a string or a torch optimizer class, got {opt!r}.")
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y=None, X_target=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None,
+            X_target: ArrayLike | None = None) -> DANNClassifier:
         """Fit on labelled source rows and unlabelled target rows.
 
         Two equivalent forms:
@@ -423,7 +425,9 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             fit_input = self._validate_fit_input(X, y, X_target, warm)
             return self._fit(fit_input, device, warm, epochs=None)
 
-    def partial_fit(self, X, y=None, X_target=None, classes=None, epochs: int = 1):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike | None = None,
+                    X_target: ArrayLike | None = None, classes: ArrayLike | None = None,
+                    epochs: int = 1) -> DANNClassifier:
         """Train for ``epochs`` more epochs (initialising the model on the first call).
 
         The schedules keep counting: progress ``p`` advances by one epoch's
@@ -665,7 +669,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         with _torch_threads(self.n_threads):
             return getattr(self.net_, method)(X, self.predict_batch_size)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -681,7 +685,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         logits = self._run("predict_logits", X)
         return torch.softmax(logits.double(), dim=1).numpy()
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of the class probabilities.
 
         Parameters
@@ -697,7 +701,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         logits = self._run("predict_logits", X)
         return torch.log_softmax(logits.double(), dim=1).numpy()
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels.
 
         Parameters
@@ -713,7 +717,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         logits = self._run("predict_logits", X)
         return self.classes_[logits.argmax(dim=1).numpy()]
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Features of the extractor ``G_f``.
 
         Parameters
@@ -728,7 +732,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         """
         return self._run("features", X).numpy()
 
-    def predict_domain_proba(self, X) -> np.ndarray:
+    def predict_domain_proba(self, X: ArrayLike) -> np.ndarray:
         """Probability, by the domain head, that each row comes from the target domain.
 
         Parameters
@@ -743,7 +747,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         """
         return torch.sigmoid(self._run("domain_logits", X).double()).numpy()
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Accuracy on labelled rows.
 
         Parameters
