@@ -427,6 +427,8 @@ def main(argv=None):
         print(md)
         return
     publish("RESULTS", md, readme=False)
+    # The place for it: benchmarks/RESULTS.md (results/ keeps a copy).
+    (ROOT / "benchmarks" / "RESULTS.md").write_text(md.strip() + "\n")
     readme = ROOT / "README.md"
     text = readme.read_text()
     pattern = re.compile(r"(<!-- peers:start -->\n).*?(<!-- peers:end -->)", re.S)
