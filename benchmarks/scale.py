@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from _report import machine, publish
+
 N_FEATURES, BATCH = 50, 256
 
 
@@ -77,23 +79,30 @@ def main(argv=None):
         out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True,
                              text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{N_FEATURES} float32 features, n source + n target rows, 1 epoch, batch "
-          f"{BATCH}+{BATCH}, 1 torch thread; predict on the n source rows")
-    print("| rows per domain | data (MB) | peak RSS (MB) | peak - baseline (MB) | "
+    lines = [f"`python benchmarks/scale.py` ({machine()}): {N_FEATURES} float32 features, n source + "
+             f"n target rows, 1 epoch, batch {BATCH}+{BATCH}, 1 torch thread; each size in a fresh "
+             "process; then predict on the n source rows, against a plain batched torch loop on the "
+             "same network.", ""]
+    out = lines.append
+    out("| rows per domain | data (MB) | peak RSS (MB) | peak - baseline (MB) | "
           "bound 2x data + 400 (MB) | epoch (s) | us per row | whole fit (s) | predict (s) | "
           "plain loop (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    out("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n']:,} | {r['data_mb']:.0f} | {r['peak_mb']:.0f} | "
+        out(f"| {r['n']:,} | {r['data_mb']:.0f} | {r['peak_mb']:.0f} | "
               f"{r['peak_mb'] - r['baseline_mb']:.0f} | {r['bound_mb']:.0f} | {r['epoch_s']:.2f} | "
               f"{1e6 * r['epoch_s'] / r['n']:.1f} | {r['fit_s']:.2f} | {r['predict_s']:.2f} | "
               f"{r['plain_predict_s']:.2f} |")
     big = [r for r in rows if r["n"] >= 1_000_000]
     for r in big:
         ok = "holds" if r["peak_mb"] <= r["bound_mb"] else "is EXCEEDED"
-        print(f"memory bound at {r['n']:,} rows per domain {ok}: peak {r['peak_mb']:.0f} MB "
+        out("")
+        out(f"Memory bound at {r['n']:,} rows per domain {ok}: peak {r['peak_mb']:.0f} MB "
               f"vs {r['bound_mb']:.0f} MB")
-    print(f"baseline RSS (python + torch + sklearn + skorch imported): {rows[0]['baseline_mb']:.0f} MB")
+    out("")
+    out(f"Baseline RSS (python + torch + sklearn + skorch imported): {rows[0]['baseline_mb']:.0f} MB. "
+          "'epoch' is the epoch alone (skorch's EpochTimer); 'whole fit' adds validation and set-up.")
+    publish("scale", "\n".join(lines))
 
 
 if __name__ == "__main__":
