@@ -576,13 +576,18 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             kwargs.update({f"{prefix}__{k}": v for k, v in self._routed_for(prefix).items()})
         callbacks = list(self.callbacks or [])
         return dict(
-            optimizer=opt_cls, lr=self.lr, max_epochs=self.max_epochs_,
-            batch_size=self.batch_size, device=str(device), callbacks=callbacks,
-            verbose=int(self.verbose), lambda_max=float(self.lambda_max),
+            optimizer=opt_cls, lr=self.lr, max_epochs=self.max_epochs_, device=str(device),
+            callbacks=callbacks, verbose=int(self.verbose), seed=seed, **self._schedule_params(),
+            **kwargs,
+        )
+
+    def _schedule_params(self) -> dict:
+        """The net's parameters that a warm-started fit may change."""
+        return dict(
+            batch_size=self.batch_size, lambda_max=float(self.lambda_max),
             lambda_schedule=self.lambda_schedule, gamma=float(self.gamma),
             lr_schedule=self.lr_schedule, lr_alpha=float(self.lr_alpha),
-            lr_beta=float(self.lr_beta), seed=seed, precision=self.precision,
-            **kwargs,
+            lr_beta=float(self.lr_beta), precision=self.precision,
         )
 
     def _data_on_device(self, data: DomainData, device: torch.device) -> bool:
@@ -613,6 +618,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             torch.manual_seed(seed)
             if warm:
                 net = self.net_
+                # Schedule and batching parameters may change between calls; the
+                # optimizer (and its state, e.g. Adam's moments) carries on.
+                for key, value in self._schedule_params().items():
+                    setattr(net, key, value)
                 verbose_changed = net.verbose != int(self.verbose)
                 net.set_params(max_epochs=self.max_epochs_, verbose=int(self.verbose))
                 if verbose_changed:  # the table and bar are chosen by verbose

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 
 import numpy as np
 import torch
@@ -438,7 +437,7 @@ class DANNNet(NeuralNet):
             half = logits.shape[1] // 2
             correct = (logits[:, :half] <= 0).sum() + (logits[:, half:] > 0).sum()
             domain_acc = correct.item() / logits.numel()
-        total = label_loss + (0.0 if math.isnan(domain_loss) and not domain_losses else domain_loss)
+        total = label_loss + domain_loss if domain_losses else label_loss
         h = self.history
         h.record(prefix + "_loss", total)
         h.record("label_loss", label_loss)

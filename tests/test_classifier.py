@@ -557,3 +557,11 @@ def test_partial_fit_accepts_one_class_batches_after_the_first(moons):
     assert list(clf.classes_) == [0, 1] and len(clf.history_) == 2
     with pytest.raises(ValueError, match="not seen"):
         clf.partial_fit(Xs[:5], [2] * 5, Xt)
+
+
+def test_warm_start_applies_changed_schedule_parameters(moons, fast):
+    Xs, ys, Xt, _ = moons
+    clf = DANNClassifier(warm_start=True, lambda_schedule="constant", lambda_max=0.5,
+                         **fast).fit(Xs, ys, Xt)
+    clf.set_params(lambda_max=2.0).fit(Xs, ys, Xt)
+    assert clf.history_[:, "lambda"] == [0.5] * 3 + [2.0] * 3
