@@ -352,8 +352,10 @@ class DANNNet(NeuralNet):
             The iterator.
         """
         resident = dataset.source.device == torch.device(self.device)
+        # Offset by the steps done, so that continued training (warm start,
+        # partial_fit) draws new batch orders instead of replaying the first.
         return DomainBatchIterator(dataset, self.batch_size, torch.device(self.device),
-                                   self.seed, resident)
+                                   self.seed + self.steps_done_, resident)
 
     def fit_loop(self, X: DomainData, y=None, epochs=None, **fit_params):
         """Train for ``epochs`` (default ``max_epochs``) epochs on ``X``.
@@ -374,6 +376,7 @@ class DANNNet(NeuralNet):
         self
         """
         self.check_training_readiness()
+        fit_params.pop("_routing_method", None)  # skorch's partial_fit bookkeeping
         epochs = self.max_epochs if epochs is None else epochs
         self._lambda_fn = resolve_lambda_schedule(self.lambda_schedule, self.gamma)
         self._lr_fn = resolve_lr_schedule(self.lr_schedule, self.lr_alpha, self.lr_beta)

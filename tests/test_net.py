@@ -123,3 +123,12 @@ def test_per_step_hooks_reach_the_callbacks_that_define_them():
     net = _net(callbacks=[Counter(), EpochOnly()])
     net.fit_loop(_data())
     assert calls == {"begin": 6, "end": 6, "grad": 6, "epoch": 2}
+
+
+def test_continued_training_draws_new_batch_orders():
+    net = _net()
+    data = _data()
+    first = [xs.clone() for xs, _, _ in net.get_iterator(data)]
+    net.fit_loop(data, epochs=1)
+    again = [xs.clone() for xs, _, _ in net.get_iterator(data)]
+    assert not all(torch.equal(a, b) for a, b in zip(first, again))
