@@ -465,13 +465,15 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
         leave new ``classes_`` next to an old network. A warm-started network
         keeps the steps it took before the error, as after an interrupt.
         """
-        saved = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("__")}
+        def fitted(key):
+            return (key.endswith("_") and not key.startswith("__")) or key == "_n_features_out"
+
+        saved = {k: v for k, v in vars(self).items() if fitted(k)}
         try:
             yield
         except BaseException:
-            for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
-                if key not in saved:
-                    delattr(self, key)
+            for key in [k for k in vars(self) if fitted(k) and k not in saved]:
+                delattr(self, key)
             vars(self).update(saved)
             raise
 
@@ -540,7 +542,7 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
             n = self.n_features_in_
             auto = {"n_features": n, "in_features": n}
             default_extractor, label_defaults, domain_defaults = MLPExtractor, {}, {}
-        extractor = _build_part(self.extractor or default_extractor,
+        extractor = _build_part(default_extractor if self.extractor is None else self.extractor,
                                 self._routed_for("extractor"), auto, "extractor")
         n_out = getattr(extractor, "out_features", None)
         if not isinstance(n_out, numbers.Integral):
@@ -552,8 +554,10 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
                         **self._routed_for("label_head")}
         domain_kwargs = {**(domain_defaults if self.domain_head is None else {}),
                          **self._routed_for("domain_head")}
-        label_head = _build_part(self.label_head or LabelHead, label_kwargs, head_auto, "label_head")
-        domain_head = _build_part(self.domain_head or DomainHead, domain_kwargs, head_auto, "domain_head")
+        label_head = _build_part(LabelHead if self.label_head is None else self.label_head,
+                                 label_kwargs, head_auto, "label_head")
+        domain_head = _build_part(DomainHead if self.domain_head is None else self.domain_head,
+                                  domain_kwargs, head_auto, "domain_head")
         return DANNModule(extractor, label_head, domain_head)
 
     @staticmethod
