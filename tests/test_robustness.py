@@ -28,7 +28,8 @@ def _fit_or_documented_error(clf, *args):
     return clf
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_classes=st.integers(1, 4),
     per_class=st.lists(st.integers(1, 6), min_size=4, max_size=4),
