@@ -634,9 +634,8 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
                 module = self._build_module(data)
                 net = DANNNet(module, **self._net_kwargs(device, seed))
                 net.initialize()
+            # DANNNet.fit_loop moves the data once when data_on_device is set.
             net.data_on_device = self._data_on_device(data, device)
-            if net.data_on_device:
-                data = _to_device_float(data, device)
             # skorch's partial_fit: on_train_begin, fit_loop, and a
             # KeyboardInterrupt keeps the epochs done so far.
             net.partial_fit(data, epochs=epochs)
@@ -797,18 +796,3 @@ class DANNClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transform
 
 def _rows(rows):
     return None if rows is None else torch.as_tensor(rows, dtype=torch.int64)
-
-
-def _to_device_float(data: DomainData, device: torch.device) -> DomainData:
-    """Move training data to ``device`` once; float64 becomes float32 on the way."""
-    def move(t):
-        if t is None or isinstance(t, SparseRows):
-            return t
-        if t.dtype == torch.float64:
-            return t.to(device=device, dtype=torch.float32)
-        return t.to(device)
-    if device.type == "cpu":
-        return data  # batches are converted per step; no full copy
-    src = move(data.source)
-    tgt = src if data.target is data.source else move(data.target)
-    return DomainData(src, move(data.y), tgt, move(data.source_rows), move(data.target_rows))

@@ -109,9 +109,16 @@ class DomainData:
         return len(self.target) if self.target_rows is None else len(self.target_rows)
 
     def to(self, device: torch.device) -> DomainData:
-        """Return a copy of the data on ``device``."""
+        """Return the data on ``device`` (moved once; float64 becomes float32 on the way).
+
+        Sparse rows stay in host memory and are densified per batch.
+        """
         def move(t):
-            return None if t is None else t.to(device)
+            if t is None or isinstance(t, SparseRows):
+                return t
+            if t.dtype == torch.float64:
+                return t.to(device=device, dtype=torch.float32)
+            return t.to(device)
         source = move(self.source)
         target = source if self.target is self.source else move(self.target)
         return DomainData(source, move(self.y), target, move(self.source_rows),

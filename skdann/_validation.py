@@ -176,9 +176,10 @@ def check_separate(estimator, X_source, y_source, X_target, marker, image: bool,
             )
         Xt = validate_data(estimator, X_target, reset=False, accept_sparse="csr",
                            dtype=[np.float32, np.float64], ensure_all_finite=True)
-    if marker_mask(ys, marker).any():
+    n_marked = int(marker_mask(ys, marker).sum())
+    if n_marked:
         raise ValueError(
-            f"y_source contains the unlabeled marker {marker!r} in {int(marker_mask(ys, marker).sum())} "
+            f"y_source contains the unlabeled marker {marker!r} in {n_marked} "
             "row(s). With fit(X_source, y_source, X_target) every source row needs a label; if "
             f"{marker!r} is a real class, set unlabeled_marker to another value (or None)."
         )

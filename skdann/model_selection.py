@@ -87,6 +87,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from ._pipeline import final_step, take_rows, to_final_input
 from ._validation import marker_mask
 
 __all__ = [
@@ -110,20 +111,8 @@ _EPS = 1e-12
 
 
 # ------------------------------------------------------------------ helpers
-def _take(X, rows):
-    """Rows of an array or DataFrame (boolean mask or indices)."""
-    if hasattr(X, "iloc"):
-        return X.iloc[np.flatnonzero(rows) if np.asarray(rows).dtype == bool else rows]
-    return np.asarray(X)[rows]
-
-
-def _final(estimator):
-    """The last step of a Pipeline, or the estimator itself."""
-    return estimator[-1] if hasattr(estimator, "steps") else estimator
-
-
 def _marker(estimator):
-    return getattr(_final(estimator), "unlabeled_marker", -1)
+    return getattr(final_step(estimator), "unlabeled_marker", -1)
 
 
 def _domains(estimator, X, y, name: str, need_source=True, need_target=True):
@@ -137,16 +126,7 @@ def _domains(estimator, X, y, name: str, need_source=True, need_target=True):
         raise ValueError(f"{name}: the fold holds no target rows (labelled "
                          f"{_marker(estimator)!r}). Split with DomainStratifiedKFold so that "
                          "every fold holds both domains.")
-    return _take(X, ~target), y[~target], _take(X, target)
-
-
-def _to_final_input(estimator, X):
-    """Apply a Pipeline's preceding steps to ``X``; return (final estimator, X)."""
-    if hasattr(estimator, "steps"):
-        if len(estimator.steps) > 1:
-            X = estimator[:-1].transform(X)
-        return estimator[-1], X
-    return estimator, X
+    return take_rows(X, ~target), y[~target], take_rows(X, target)
 
 
 def _class_codes(final, y):
@@ -162,7 +142,7 @@ def _per_row_loss(estimator, X, y, loss: str) -> np.ndarray:
     if loss == "zero_one":
         return (estimator.predict(X) != y).astype(float)
     proba = estimator.predict_proba(X)
-    codes = _class_codes(_final(estimator), y)
+    codes = _class_codes(final_step(estimator), y)
     p = np.where(codes >= 0, proba[np.arange(len(y)), np.maximum(codes, 0)], 0.0)
     return -np.log(np.clip(p, _EPS, 1.0))
 
@@ -304,8 +284,8 @@ class _ReverseValidation(_Scorer):
     def __call__(self, estimator, X, y) -> float:
         opts = self._options
         X_s, y_s, X_t = _domains(estimator, X, y, "reverse_validation_scorer")
-        final, Z_s = _to_final_input(estimator, X_s)
-        _, Z_t = _to_final_input(estimator, X_t)
+        final, Z_s = to_final_input(estimator, X_s)
+        _, Z_t = to_final_input(estimator, X_t)
         pseudo = final.predict(Z_t)
         if len(np.unique(pseudo)) < 2:
             # A model that calls every target row one class teaches the
@@ -448,8 +428,8 @@ def reverse_validation_scorer(estimator, X, y) -> float:
 # ------------------------------------------------------------------ IWCV and DEV
 class _Weighted(_Scorer):
     def _weights(self, estimator, X_s, X_t):
-        final, Z_s = _to_final_input(estimator, X_s)
-        _, Z_t = _to_final_input(estimator, X_t)
+        final, Z_s = to_final_input(estimator, X_s)
+        _, Z_t = to_final_input(estimator, X_t)
         if self._options["space"] == "features":
             F_s, F_t = final.transform(Z_s), final.transform(Z_t)
         else:
@@ -741,7 +721,7 @@ class _SND(_Scorer):
         if self._options["space"] == "proba":
             F = estimator.predict_proba(X_t)
         else:
-            final, Z_t = _to_final_input(estimator, X_t)
+            final, Z_t = to_final_input(estimator, X_t)
             F = final.transform(Z_t)
         F = np.asarray(F, dtype=float)
         max_samples = self._options["max_samples"]
@@ -894,13 +874,8 @@ def source_accuracy_scorer(estimator, X, y) -> float:
     >>> 0 <= source_accuracy_scorer(clf, X, y) <= 1
     True
     """
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
-    y = np.asarray(y)
-    labelled = ~marker_mask(y, getattr(final, "unlabeled_marker", -1))
-    if not labelled.any():
-        raise ValueError("source_accuracy_scorer: the fold holds no labelled rows.")
-    X_l = X.iloc[labelled] if hasattr(X, "iloc") else np.asarray(X)[labelled]
-    return float(np.mean(estimator.predict(X_l) == y[labelled]))
+    X_s, y_s, _ = _domains(estimator, X, y, "source_accuracy_scorer", need_target=False)
+    return float(np.mean(estimator.predict(X_s) == y_s))
 
 
 class _TargetAccuracy(_Scorer):
@@ -1046,8 +1021,8 @@ def domain_accuracy(estimator, X_source, X_target) -> float:
     >>> 0 <= domain_accuracy(clf, Xs, Xt) <= 1
     True
     """
-    final, Z_s = _to_final_input(estimator, X_source)
-    _, Z_t = _to_final_input(estimator, X_target)
+    final, Z_s = to_final_input(estimator, X_source)
+    _, Z_t = to_final_input(estimator, X_target)
     acc_s = np.mean(final.predict_domain_proba(Z_s) <= 0.5)
     acc_t = np.mean(final.predict_domain_proba(Z_t) > 0.5)
     return float(0.5 * (acc_s + acc_t))

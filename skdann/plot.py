@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._pipeline import final_step, take_rows, to_final_input
+
 __all__ = ["plot_history", "plot_domains"]
 
 _SOURCE_COLOUR = "tab:blue"
@@ -25,15 +27,10 @@ def _pyplot():
     return plt
 
 
-def _final_step(model):
-    """The DANNClassifier of ``model`` (itself, or the last step of a Pipeline)."""
-    return model[-1] if hasattr(model, "steps") else model
-
-
 def _history(model):
     if hasattr(model, "new_epoch") and hasattr(model, "record"):  # a skorch History
         return model
-    final = _final_step(model)
+    final = final_step(model)
     if hasattr(type(final), "history_") or "history_" in getattr(final, "__dict__", {}):
         return final.history_  # raises NotFittedError on an unfitted DANNClassifier
     if hasattr(final, "history"):  # a DANNNet
@@ -145,17 +142,10 @@ def plot_history(model, axes=None):
     return fig
 
 
-def _take(X, idx):
-    return X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
-
-
 def _features(model, X) -> np.ndarray:
     """``model.transform(X)``; for a Pipeline, its first steps then the final DANNClassifier."""
-    if hasattr(model, "steps"):
-        if len(model.steps) > 1:
-            X = model[:-1].transform(X)
-        model = model[-1]
-    Z = np.asarray(model.transform(X), dtype=float)
+    final, X = to_final_input(model, X)
+    Z = np.asarray(final.transform(X), dtype=float)
     return Z.reshape(len(Z), -1)
 
 
@@ -197,7 +187,7 @@ def _check_labels(y, X, name):
 
 
 def _model_title(model, default):
-    final = _final_step(model)
+    final = final_step(model)
     lambda_max = getattr(final, "lambda_max", None)
     if lambda_max is None:
         return default
@@ -307,11 +297,11 @@ def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before
         rng = np.random.RandomState(random_state)
         if n_source > max_points:
             keep = np.sort(rng.choice(n_source, max_points, replace=False))
-            X_source = _take(X_source, keep)
+            X_source = take_rows(X_source, keep)
             y_source = None if y_source is None else y_source[keep]
         if n_target > max_points:
             keep = np.sort(rng.choice(n_target, max_points, replace=False))
-            X_target = _take(X_target, keep)
+            X_target = take_rows(X_target, keep)
             y_target = None if y_target is None else y_target[keep]
         n_source, n_target = len(X_source), len(X_target)
     labelled = [y for y in (y_source, y_target) if y is not None]

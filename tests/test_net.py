@@ -132,3 +132,10 @@ def test_continued_training_draws_new_batch_orders():
     net.fit_loop(data, epochs=1)
     again = [xs.clone() for xs, _, _ in net.get_iterator(data)]
     assert not all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_moving_data_to_a_device_makes_float32_once_and_keeps_shared_rows_shared():
+    X = torch.zeros(6, 2, dtype=torch.float64)
+    data = DomainData(X, torch.tensor([0, 1, 0]), X, torch.tensor([0, 2, 4]), torch.tensor([1, 3, 5]))
+    moved = data.to(torch.device("cpu"))
+    assert moved.source.dtype == torch.float32 and moved.target is moved.source

@@ -1,0 +1,29 @@
+"""Helpers shared by the scorers and the plots for a model that may be a Pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["final_step", "take_rows", "to_final_input"]
+
+
+def final_step(model):
+    """The last step of a Pipeline, or the model itself."""
+    return model[-1] if hasattr(model, "steps") else model
+
+
+def take_rows(X, rows):
+    """Rows of an array or DataFrame, by boolean mask or indices."""
+    if hasattr(X, "iloc"):
+        rows = np.asarray(rows)
+        return X.iloc[np.flatnonzero(rows) if rows.dtype == bool else rows]
+    return np.asarray(X)[rows]
+
+
+def to_final_input(model, X):
+    """Run ``X`` through a Pipeline's preceding steps; return ``(final step, X)``."""
+    if hasattr(model, "steps"):
+        if len(model.steps) > 1:
+            X = model[:-1].transform(X)
+        return model[-1], X
+    return model, X
