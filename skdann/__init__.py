@@ -1,17 +1,22 @@
-"""skdann: domain-adversarial neural networks (DANN) as a scikit-learn estimator."""
+"""skdann: domain-adversarial neural networks (DANN) as scikit-learn estimators."""
 
+from ._adversary import Adversary, CDANAdversary, DANNAdversary
+from ._base import BaseDANN
 from ._classifier import DANNClassifier
 from ._device import resolve_device
 from ._grl import GradientReversal, GradientReversalFunction, grad_reverse
+from ._modules import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor, Standardize
 from ._net import DANNNet, DANNProgressBar
-from ._network import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor
+from ._regressor import DANNRegressor
 from ._schedules import ganin_lambda, ganin_lr_factor
 from .exceptions import NoTargetDataWarning, TrainingDivergedError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
+    "BaseDANN",
     "DANNClassifier",
+    "DANNRegressor",
     "DANNNet",
     "DANNProgressBar",
     "DANNModule",
@@ -19,6 +24,10 @@ __all__ = [
     "CNNExtractor",
     "LabelHead",
     "DomainHead",
+    "Standardize",
+    "Adversary",
+    "DANNAdversary",
+    "CDANAdversary",
     "GradientReversal",
     "GradientReversalFunction",
     "grad_reverse",

@@ -1,78 +1,188 @@
-"""The skorch net that trains DANN: one class, small overridable steps."""
+"""The training loop: the skorch net that trains DANN, in small overridable steps."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
+import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PrintLog
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ._data import DomainBatch, DomainBatchIterator, DomainData, iter_chunks
-from ._schedules import resolve_lambda_schedule, resolve_lr_schedule
+from ._adversary import resolve_adversary
+from ._batching import BatchLayout, DomainBatch, DomainBatchIterator, DomainData, iter_chunks, place_data
+from ._modules import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor
+from ._schedules import Progress, checked_factor, resolve_lambda_schedule, resolve_lr_schedule
 from .exceptions import TrainingDivergedError
 
-__all__ = ["DANNNet"]
+__all__ = ["DANNNet", "DANNProgressBar"]
 
 _SAME_AS_MODULE_ = "<module_>"
 _PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class DANNProgressBar(ProgressBar):
-    """skorch's ``ProgressBar`` for :class:`DANNNet` (shown with ``verbose=2``).
+class DANNProgressBar(Callback):
+    """One progress bar over the whole fit, in optimisation steps (shown with ``verbose=2``).
 
-    The number of steps comes from the DANN batch iterator, and the bar shows
-    the current λ (DANNNet records no per-batch history to show losses from).
+    The bar advances every step and shows λ, the learning rate and the last
+    epoch's losses (read once per epoch, so the bar adds no device sync per
+    step).
 
     Examples
     --------
     >>> bar = DANNProgressBar()
     """
 
-    def _get_batches_per_epoch_phase(self, net, dataset, training):
-        if dataset is None or not training:
-            return 0
-        return len(net.get_iterator(dataset, training=True))
+    def __init__(self, leave: bool = True) -> None:
+        self.leave = leave
 
-    def _get_postfix_dict(self, net):
-        return {"lambda": f"{net.lambda_:.3f}"}
+    def on_epoch_begin(self, net, **kwargs):
+        if getattr(self, "bar_", None) is None:
+            from tqdm.auto import tqdm
+            self.bar_ = tqdm(total=net.steps_planned_, unit="step", leave=self.leave,
+                             dynamic_ncols=True)
+
+    def on_batch_end(self, net, **kwargs):
+        self.bar_.update(1)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        self.bar_.set_postfix({"λ": f"{row['lambda']:.3f}", "lr": f"{row['lr']:.2g}",
+                               "label": f"{row['label_loss']:.3f}",
+                               "domain": f"{row['domain_loss']:.3f}"}, refresh=False)
+
+    def on_train_end(self, net, **kwargs):
+        if getattr(self, "bar_", None) is not None:
+            self.bar_.close()
+            self.bar_ = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("bar_", None)
+        return state
+
+
+class _EarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` on the held-out source loss, restoring the best weights.
+
+    The weights that prediction uses (the averaged ones, with ``averaging``)
+    are the ones kept and restored.
+    """
+
+    def __init__(self, patience: int) -> None:
+        super().__init__(monitor="valid_loss", patience=patience, threshold=1e-4,
+                         threshold_mode="rel", lower_is_better=True, load_best=True, sink=None)
+
+    def on_epoch_end(self, net, **kwargs):
+        current = net.history[-1, self.monitor]
+        if not self._is_score_improved(current):
+            self.misses_ += 1
+        else:
+            self.misses_ = 0
+            self.dynamic_threshold_ = self._calc_new_threshold(current)
+            self.best_epoch_ = net.history[-1, "epoch"]
+            self.best_model_weights_ = copy.deepcopy(net.weights_state())
+        if self.misses_ == self.patience:
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_model_weights_ is not None and self.best_epoch_ != net.history[-1, "epoch"]:
+            net.load_weights_state(self.best_model_weights_)
+            net.history.record("restored_epoch", self.best_epoch_)
+
+
+def _accepted(cls, kwargs: dict) -> dict:
+    """The keyword arguments of ``kwargs`` that ``cls``'s signature takes."""
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in params}
 
 
 class DANNNet(NeuralNet):
-    """Skorch ``NeuralNet`` that runs the DANN training loop.
+    """Skorch ``NeuralNet`` that builds the DANN network and runs its training loop.
 
-    ``DANNClassifier`` builds and drives this net; use it directly (or
-    subclass it) to change one step of training. The steps, in call order
-    for every optimisation step:
+    The estimators (:class:`~skdann.DANNClassifier`,
+    :class:`~skdann.DANNRegressor`) build and drive this net; pass a
+    subclass as their ``net_class`` to change one step of training. The
+    steps, in call order for every optimisation step:
 
     - :meth:`update_schedules` sets λ_p on the gradient reversal layer and
       lr_p on the optimizer from the progress ``p``;
     - :meth:`train_step` (skorch's) zeroes gradients, calls
       :meth:`train_step_single`, notifies ``on_grad_computed`` and steps the
-      optimizer;
-    - :meth:`train_step_single` calls :meth:`infer` on the concatenated
-      source+target batch, :meth:`get_label_loss` on the source rows and
-      :meth:`get_domain_loss` on all rows, and back-propagates their sum;
-    - :meth:`run_single_epoch` loops over :meth:`get_iterator`'s batches and
-      writes the epoch's aggregates to the history (:meth:`record_epoch`).
+      optimizer (and the weight average, if any);
+    - :meth:`train_step_single` runs the extractor on the whole batch,
+      :meth:`get_label_loss` on its labelled rows and, through the
+      adversary and the gradient reversal layer, :meth:`get_domain_loss` on
+      all rows, and back-propagates their sum;
+    - :meth:`run_single_epoch` loops over the batches; :meth:`record_epoch`
+      writes the epoch's aggregates to the history.
 
     Parameters
     ----------
-    module : DANNModule
-        The network (an initialised instance).
-    criterion : nn.Module class, default=nn.CrossEntropyLoss
-        Label loss.
-    criterion_domain : nn.Module class, default=nn.BCEWithLogitsLoss
-        Domain loss on the single domain logit.
-    lambda_max, lambda_schedule, gamma, lr_schedule, lr_alpha, lr_beta
-        See :class:`skdann.DANNClassifier`.
+    module : DANNModule class, default=DANNModule
+        The composite network; built with the three parts (and
+        ``module__*`` parameters).
+    criterion : loss class or instance, default=nn.CrossEntropyLoss
+        Label loss, applied per row (``reduction="none"``) and averaged with
+        the sample weights.
+    extractor, label_head, domain_head : nn.Module class or instance, default=None
+        The network parts (``None``: the defaults for the input). A class is
+        built with its ``extractor__*``/``label_head__*``/``domain_head__*``
+        parameters plus the sizes its signature asks for
+        (``n_features``/``in_features``, ``input_shape``/``in_channels``,
+        ``n_classes``, ``n_outputs``); an instance is copied.
+    adversary : {"dann", "cdan", "cdan+e"}, Adversary class or instance, default="dann"
+        What the domain head sees (:mod:`skdann._adversary`).
+    criterion_domain : loss class or instance, default=None
+        Domain loss, per row; ``None``: ``BCEWithLogitsLoss`` on one logit
+        (``domain_labels="pooled"``) or ``CrossEntropyLoss`` over domains.
+    input_shape : tuple of int
+        Shape of one input row: ``(n_features,)`` or ``(C, H, W)``.
+    n_outputs : int
+        Outputs of the label head (classes, or regression targets).
+    domain_ids : tuple of int, default=(1, -1)
+        The ``sample_domain`` values the domain head learns to tell apart
+        (with ``domain_labels="per_domain"``).
+    domain_labels : {"pooled", "per_domain"}, default="pooled"
+        ``"pooled"``: one logit, all source domains against all target
+        domains; ``"per_domain"``: one logit per domain.
+    input_statistics : tuple of torch.Tensor, optional
+        ``(mean, std)`` of the inputs over both domains, for the network's
+        first (standardising) layer.
+    lambda_max, lambda_schedule, gamma, warmup, lr_schedule, lr_alpha, lr_beta
+        The schedules; see :class:`skdann.DANNClassifier`.
+    domain_lr_factor : float, default=1.0
+        The domain head learns at ``domain_lr_factor`` times the learning rate.
+    domain_label_smoothing : float, default=0.0
+        Domain labels ``0``/``1`` become ``ε/2``/``1 - ε/2``.
+    averaging : {None, "ema", "swa"}, default=None
+        Average the weights for prediction (``torch.optim.swa_utils``).
+    averaging_decay : float, default=0.99
+        Decay of the exponential moving average.
+    averaging_start : float, default=0.5
+        Progress from which the weights are averaged.
+    label_shift : {None, "iwdan"}, default=None
+        Class-importance-weighted alignment (IWDAN, Tachet des Combes et al.,
+        2020): source rows count with ``w_y = p_t(y) / p_s(y)``, estimated
+        once per epoch from the predictions.
+    patience : int or None, default=None
+        Stop when the held-out source loss has not improved for this many
+        epochs, and keep the best weights (needs validation rows).
     seed : int, default=0
-        Seeds the batch order of both domains.
-    data_on_device : bool, default=True
-        Whether training data is moved to the device once (else batches are
-        streamed from host memory, pinned, with non-blocking copies).
+        Seeds the batch order of the domains.
+    data_on_device : {"auto", True, False}, default="auto"
+        Where the training data lives (:func:`skdann._batching.place_data`).
     precision : {None, "bf16", "fp16"}, default=None
         Autocast dtype for forward passes; "fp16" adds a gradient scaler.
     **kwargs
@@ -83,69 +193,252 @@ class DANNNet(NeuralNet):
     Examples
     --------
     >>> import torch
-    >>> from skdann._network import DANNModule, MLPExtractor, LabelHead, DomainHead
-    >>> from skdann._data import DomainData
-    >>> module = DANNModule(MLPExtractor(2, (8,)), LabelHead(8, 2), DomainHead(8))
-    >>> net = DANNNet(module, max_epochs=2, batch_size=4, verbose=0).initialize()
-    >>> data = DomainData(torch.randn(8, 2), torch.tensor([0, 1] * 4), torch.randn(8, 2))
+    >>> from skdann._batching import DomainData
+    >>> net = DANNNet(input_shape=(2,), n_outputs=2, extractor__hidden_sizes=(8,),
+    ...               max_epochs=2, batch_size=4, verbose=0).initialize()
+    >>> data = DomainData.from_domains(torch.randn(8, 2), torch.tensor([0, 1] * 4),
+    ...                                torch.randn(8, 2))
     >>> _ = net.fit_loop(data)
     >>> len(net.history)
     2
     """
 
-    def __init__(self, module, criterion=nn.CrossEntropyLoss, *,
-                 criterion_domain=nn.BCEWithLogitsLoss, lambda_max: float = 1.0,
-                 lambda_schedule="ganin", gamma: float = 10.0, lr_schedule="ganin",
-                 lr_alpha: float = 10.0, lr_beta: float = 0.75, seed: int = 0,
-                 data_on_device: bool = True, precision=None, **kwargs):
+    prefixes_ = NeuralNet.prefixes_ + ["extractor", "label_head", "domain_head", "adversary",
+                                       "criterion_domain"]
+
+    #: Prefixes of the parameters that an estimator routes to this net.
+    routed_prefixes = ("module", "extractor", "label_head", "domain_head", "adversary", "criterion",
+                       "criterion_domain", "optimizer", "callbacks")
+
+    def __init__(self, module=DANNModule, criterion=nn.CrossEntropyLoss, *, extractor=None,
+                 label_head=None, domain_head=None, adversary="dann", criterion_domain=None,
+                 input_shape: Sequence[int] = (2,), n_outputs: int = 2,
+                 domain_ids: Sequence[int] = (1, -1), domain_labels: str = "pooled",
+                 input_statistics=None, lambda_max: float = 1.0, lambda_schedule="ganin",
+                 gamma: float = 10.0, warmup: float = 0.0, lr_schedule="ganin",
+                 lr_alpha: float = 10.0, lr_beta: float = 0.75, domain_lr_factor: float = 1.0,
+                 domain_label_smoothing: float = 0.0, averaging=None, averaging_decay: float = 0.99,
+                 averaging_start: float = 0.5, label_shift=None, patience=None, seed: int = 0,
+                 data_on_device="auto", precision=None, **kwargs):
         kwargs.setdefault("train_split", None)
         super().__init__(module, criterion, **kwargs)
+        self.extractor = extractor
+        self.label_head = label_head
+        self.domain_head = domain_head
+        self.adversary = adversary
         self.criterion_domain = criterion_domain
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.n_outputs = int(n_outputs)
+        self.domain_ids = tuple(int(d) for d in domain_ids)
+        self.domain_labels = domain_labels
+        self.input_statistics = input_statistics
         self.lambda_max = lambda_max
         self.lambda_schedule = lambda_schedule
         self.gamma = gamma
+        self.warmup = warmup
         self.lr_schedule = lr_schedule
         self.lr_alpha = lr_alpha
         self.lr_beta = lr_beta
+        self.domain_lr_factor = domain_lr_factor
+        self.domain_label_smoothing = domain_label_smoothing
+        self.averaging = averaging
+        self.averaging_decay = averaging_decay
+        self.averaging_start = averaging_start
+        self.label_shift = label_shift
+        self.patience = patience
         self.seed = seed
         self.data_on_device = data_on_device
         self.precision = precision
 
     # ------------------------------------------------------------------ setup
     def get_default_callbacks(self):
-        """Epoch timing, and the per-epoch table when ``verbose``.
+        """Epoch timing, the per-epoch table when ``verbose``, early stopping when ``patience``.
 
         skorch's ``PrintLog`` formats its table every epoch even when it
         prints nothing, which costs about a tenth of a small network's epoch,
         so it is only added when there is something to print.
         """
         callbacks = [("epoch_timer", EpochTimer())]
+        if self.patience:
+            callbacks.append(("early_stopping", _EarlyStopping(int(self.patience))))
         if self.verbose:
-            callbacks.append(("print_log", PrintLog()))
+            callbacks.append(("print_log", PrintLog(keys_ignored=["steps", "progress"])))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", DANNProgressBar()))
         return callbacks
 
-    def initialize_criterion(self):
-        """Initialise the label criterion and the domain criterion."""
-        super().initialize_criterion()
-        kwargs = self.get_params_for("criterion_domain")
-        self.criterion_domain_ = self.initialized_instance(self.criterion_domain, kwargs)
+    @property
+    def image(self) -> bool:
+        """Whether the inputs are images ``(C, H, W)``."""
+        return len(self.input_shape) == 3
+
+    def _build_part(self, name: str, spec, default, defaults: dict, auto: dict) -> nn.Module:
+        """Build one network part with skorch's ``initialized_instance``.
+
+        Parameters routed to the part (``name__*``) win over the defaults
+        for the default part; the sizes in ``auto`` are added when the
+        part's signature asks for them. An instance is deep-copied, so
+        fitting never changes the estimator's parameter.
+        """
+        routed = self.get_params_for(name)
+        if isinstance(spec, nn.Module):
+            if routed:
+                raise ValueError(
+                    f"{name}__* parameters ({sorted(routed)}) were given but {name} is a module "
+                    f"instance; pass its class instead so the parameters can be applied."
+                )
+            return copy.deepcopy(spec)
+        cls = default if spec is None else spec
+        if not callable(cls):
+            raise TypeError(f"{name} must be None, an nn.Module instance or class, got {spec!r}.")
+        kwargs = {**_accepted(cls, auto), **(defaults if spec is None else {}), **routed}
+        part = self.initialized_instance(cls, kwargs)
+        if not isinstance(part, nn.Module):
+            raise TypeError(f"{name} must build a torch.nn.Module, got {type(part).__name__}.")
+        return part
+
+    def _n_domain_outputs(self) -> int:
+        return 1 if self.domain_labels == "pooled" else len(self.domain_ids)
+
+    def initialize_module(self):
+        """Build the extractor, the heads, the adversary and the composite module.
+
+        The module is built in float32 whatever torch's default dtype, since
+        the batches are float32.
+        """
+        shape = self.input_shape
+        if self.image:
+            auto = {"input_shape": shape, "in_channels": shape[0]}
+            default_ext, label_defaults, domain_defaults = CNNExtractor, {"hidden_sizes": (100, 100)}, \
+                {"hidden_sizes": (100,)}
+        else:
+            auto = {"n_features": shape[0], "in_features": shape[0]}
+            default_ext, label_defaults, domain_defaults = MLPExtractor, {}, {}
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            extractor = self._build_part("extractor", self.extractor, default_ext, {}, auto)
+            n_features = self._probe_width(extractor, (2, *shape), "extractor")
+            label_head = self._build_part(
+                "label_head", self.label_head, LabelHead, label_defaults,
+                {"in_features": n_features, "n_classes": self.n_outputs, "n_outputs": self.n_outputs})
+            width = self._probe_width(label_head, (2, n_features), "label_head")
+            if width != self.n_outputs:
+                raise ValueError(
+                    f"The label head has {width} outputs but the task has {self.n_outputs} "
+                    "(classes, or regression targets); give it one output per class/target."
+                )
+            adversary = resolve_adversary(self.adversary, self.get_params_for("adversary"))
+            if isinstance(self.adversary, nn.Module):
+                adversary = copy.deepcopy(adversary)
+            head_in = adversary.build(n_features, self.n_outputs)
+            domain_head = self._build_part(
+                "domain_head", self.domain_head, DomainHead, domain_defaults,
+                {"in_features": head_in, "n_outputs": self._n_domain_outputs()})
+            kwargs = {"extractor": extractor, "label_head": label_head, "domain_head": domain_head,
+                      **self.get_params_for("module")}
+            if self.input_statistics is not None:
+                kwargs["input_shape"] = shape
+            module = self.initialized_instance(self.module, kwargs)
+            module.adversary = adversary
+            if self.input_statistics is not None:
+                module.standardize.set_statistics(*self.input_statistics)
+            module.float()
+        finally:
+            torch.set_default_dtype(previous)
+        self.module_ = module
+        self.averaged_module_ = None
         return self
 
+    @staticmethod
+    def _probe_width(part: nn.Module, shape: tuple, name: str) -> int:
+        """Width of ``part``'s output on a zero batch (checked to be one tensor)."""
+        was_training = part.training
+        part.eval()
+        with torch.no_grad():
+            out = part(torch.zeros(shape))
+        part.train(was_training)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(
+                f"The {name} must return one tensor, got {type(out).__name__}; wrap it so that "
+                "forward() returns a single tensor."
+            )
+        return int(np.prod(out.shape[1:]))
+
+    def get_all_learnable_params(self):
+        """The parameters of the network (never those of the weight average)."""
+        seen = set()
+        for name in [m for m in self._modules if m != "averaged_module"] + self._criteria:
+            module = getattr(self, name + "_", None)
+            for param_name, param in getattr(module, "named_parameters", lambda: [])():
+                if param not in seen:
+                    seen.add(param)
+                    yield param_name, param
+
+    def initialize_criterion(self):
+        """Build the label criterion and the domain criterion, both per row."""
+        label = self.initialized_instance(self.criterion, self._per_row(self.criterion, "criterion"))
+        self.criterion_ = self._check_per_row(label, "criterion")
+        spec = self.criterion_domain
+        if spec is None:
+            spec = nn.BCEWithLogitsLoss if self.domain_labels == "pooled" else nn.CrossEntropyLoss
+        domain = self.initialized_instance(spec, self._per_row(spec, "criterion_domain"))
+        self.criterion_domain_ = self._check_per_row(domain, "criterion_domain")
+        return self
+
+    def _per_row(self, spec, prefix: str) -> dict:
+        kwargs = self.get_params_for(prefix)
+        if isinstance(spec, nn.Module):
+            if kwargs:
+                raise ValueError(f"{prefix}__* parameters were given but {prefix} is an instance; "
+                                 "pass its class instead.")
+            spec.reduction = "none"
+            return {}
+        kwargs.setdefault("reduction", "none")
+        return kwargs
+
+    @staticmethod
+    def _check_per_row(criterion, name: str):
+        if getattr(criterion, "reduction", "none") != "none":
+            raise ValueError(f"{name} must compute one loss per row (reduction='none'); the net "
+                             "averages rows with their weights.")
+        return criterion
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        """skorch's optimizer arguments, with the domain head at ``domain_lr_factor`` × lr."""
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        factor = float(self.domain_lr_factor)
+        if prefix != "optimizer" or factor == 1.0:
+            return args, kwargs
+        domain = {id(p) for p in self.module_.domain_head.parameters()}
+        groups = []
+        for group in args[0]:
+            lr = group.get("lr", kwargs["lr"])
+            rest = [p for p in group["params"] if id(p) not in domain]
+            mine = [p for p in group["params"] if id(p) in domain]
+            groups += [{**group, "params": rest}] if rest else []
+            groups += [{**group, "params": mine, "lr": lr * factor}] if mine else []
+        return (groups,), kwargs
+
     def initialize_optimizer(self, *args, **kwargs):
-        """Initialise the optimizer and remember each group's initial lr."""
+        """Initialise the optimizer, the schedules' state and the gradient scaler."""
         super().initialize_optimizer(*args, **kwargs)
         for group in self.optimizer_.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.steps_done_ = 0
-        self.total_steps_ = None
-        self.lambda_ = 0.0
-        self.lr_factor_ = 1.0
+            group["initial_lr"] = group["lr"]
+        if not isinstance(getattr(self, "progress_", None), Progress):
+            self.progress_ = Progress()
+            self.lambda_ = 0.0
+            self.lr_factor_ = 1.0
         dtype = _PRECISIONS[self.precision]
         use_scaler = dtype is torch.float16 and torch.device(self.device).type == "cuda"
         self.grad_scaler_ = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.class_weights_ = None
         return self
+
+    def initialize(self):
+        """Initialise everything, with a fresh schedule position."""
+        self.__dict__.pop("progress_", None)
+        return super().initialize()
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         """Do nothing: DANNNet keeps no per-batch history.
@@ -183,16 +476,16 @@ class DANNNet(NeuralNet):
 
     # -------------------------------------------------------------- schedules
     def progress(self) -> float:
-        """Training progress ``p`` in [0, 1]: steps done / steps of ``max_epochs``."""
-        if not self.total_steps_:
-            return 0.0
-        return min(self.steps_done_ / self.total_steps_, 1.0)
+        """Training progress ``p`` in [0, 1]: steps done over the steps of ``max_epochs`` epochs."""
+        return self.progress_.value
 
     def update_schedules(self) -> None:
         """Set λ_p on the GRL and lr_p on every optimizer group for this step."""
         p = self.progress()
-        self.lambda_ = float(self.lambda_max) * self._lambda_fn(p)
-        self.lr_factor_ = self._lr_fn(p)
+        warmup = float(self.warmup)
+        q = 0.0 if p <= warmup else (p - warmup) / (1.0 - warmup)
+        self.lambda_ = float(self.lambda_max) * checked_factor("lambda_schedule", self._lambda_fn(q))
+        self.lr_factor_ = checked_factor("lr_schedule", self._lr_fn(p))
         self.module_.grl.lambda_ = self.lambda_
         for group in self.optimizer_.param_groups:
             group["lr"] = group["initial_lr"] * self.lr_factor_
@@ -204,66 +497,92 @@ class DANNNet(NeuralNet):
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=dtype)
 
-    def infer(self, x, x_target=None, **fit_params):
-        """Forward pass: label logits, plus domain logits when ``x_target`` is given.
+    def infer(self, x, **fit_params):
+        """Label head outputs of ``x`` (skorch's inference hook)."""
+        return self.module_(x)
+
+    def get_label_loss(self, outputs: torch.Tensor, y: torch.Tensor,
+                       sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Label loss of the labelled rows: the criterion per row, averaged with the weights.
 
         Parameters
         ----------
-        x : torch.Tensor
-            Source (or any) batch on the device.
-        x_target : torch.Tensor, optional
-            Target batch on the device.
-        **fit_params
-            Ignored; accepted for skorch compatibility.
-
-        Returns
-        -------
-        torch.Tensor or tuple of torch.Tensor
-            See :meth:`skdann._network.DANNModule.forward`.
-        """
-        return self.module_(x, x_target)
-
-    def get_label_loss(self, label_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Label loss on the source rows (cross-entropy by default).
-
-        Parameters
-        ----------
-        label_logits : torch.Tensor
-            Logits of the source rows.
+        outputs : torch.Tensor
+            Label head outputs of the labelled rows.
         y : torch.Tensor
-            Class codes of the source rows.
+            Their class codes (or regression targets).
+        sample_weight : torch.Tensor, optional
+            Their weights.
 
         Returns
         -------
         torch.Tensor
             Scalar loss.
         """
-        return self.criterion_(label_logits.float(), y)
+        loss = self.criterion_(outputs.float(), y)
+        if loss.dim() > 1:  # several regression targets: one loss per row
+            loss = loss.reshape(loss.shape[0], -1).mean(dim=1)
+        if sample_weight is None:
+            return loss.mean()
+        return (loss * sample_weight).sum() / sample_weight.sum().clamp_min(1e-12)
 
-    def get_domain_loss(self, domain_logits: torch.Tensor, n_source: int) -> torch.Tensor:
-        """Domain loss: binary cross-entropy, source rows first (label 0), target rows 1.
+    def get_domain_loss(self, domain_logits: torch.Tensor, targets: torch.Tensor,
+                        weights: torch.Tensor) -> torch.Tensor:
+        """Domain loss: the domain criterion per row, summed with weights that sum to 1.
 
         Parameters
         ----------
         domain_logits : torch.Tensor
-            Logits of the concatenated batch.
-        n_source : int
-            How many of the leading rows are source rows.
+            Domain head outputs of the batch.
+        targets : torch.Tensor
+            Each row's domain label: 0 (source) / 1 (target) for one logit,
+            the domain's index for one logit per domain.
+        weights : torch.Tensor
+            Each row's weight; source and target rows weigh half each.
 
         Returns
         -------
         torch.Tensor
             Scalar loss.
         """
-        n = domain_logits.shape[0]
-        key = (n, n_source, domain_logits.device)
-        cache = self.__dict__.setdefault("_domain_targets", {})
-        targets = cache.get(key)
-        if targets is None:
-            targets = torch.ones(n, device=domain_logits.device)
-            targets[:n_source] = 0.0
-            cache[key] = targets
-        return self.criterion_domain_(domain_logits.float(), targets)
+        return (self.criterion_domain_(domain_logits.float(), targets) * weights).sum()
+
+    def _domain_targets(self, layout: BatchLayout, device) -> tuple:
+        """Per-row domain labels and balanced weights of a batch layout (built once per fit)."""
+        domains = layout.row_domains()
+        target = domains < 0
+        if self.domain_labels == "pooled":
+            eps = float(self.domain_label_smoothing)
+            labels = torch.as_tensor(np.where(target, 1.0 - eps / 2, eps / 2), dtype=torch.float32)
+            # Source and target weigh half each; within the source side,
+            # each source domain weighs the same.
+            src_ids = np.unique(domains[~target])
+            weights = np.zeros(len(domains))
+            for d in src_ids:
+                rows = domains == d
+                weights[rows] = 0.5 / len(src_ids) / rows.sum()
+            weights[target] = 0.5 / max(target.sum(), 1)
+        else:
+            index = {d: i for i, d in enumerate(self.domain_ids)}
+            labels = torch.as_tensor([index[d] for d in domains], dtype=torch.int64)
+            weights = np.zeros(len(domains))
+            present = np.unique(domains)
+            for d in present:
+                rows = domains == d
+                weights[rows] = 1.0 / len(present) / rows.sum()
+        side = torch.as_tensor(target.astype(np.int64))
+        return (labels.to(device), torch.as_tensor(weights, dtype=torch.float32).to(device),
+                side.to(device))
+
+    def _row_weights(self, base: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+        """``base`` times ``extra``, rescaled so that each side keeps its share."""
+        if extra is None:
+            return base
+        side = self.domain_side_
+        w = base * extra
+        share = torch.zeros(2, device=w.device).index_add_(0, side, base)
+        total = torch.zeros(2, device=w.device).index_add_(0, side, w)
+        return w * (share / total.clamp_min(1e-12))[side]
 
     def train_step_single(self, batch: DomainBatch, **fit_params) -> dict:
         """Forward the batch, compute both losses, back-propagate their sum.
@@ -271,40 +590,90 @@ class DANNNet(NeuralNet):
         Parameters
         ----------
         batch : DomainBatch
-            ``(X_source, y_source, X_target)`` on the device.
+            ``(X, y, sample_weight)`` on the device, in the layout of
+            ``layout_``.
         **fit_params
-            Passed to :meth:`infer`.
+            Unused; accepted for skorch compatibility.
 
         Returns
         -------
         dict
             ``loss``, ``label_loss``, ``domain_loss`` (tensors, detached
-            except ``loss``), ``y_pred`` (source label logits) and
-            ``domain_logits`` (or None without target rows).
+            except ``loss``; ``domain_loss`` None without target rows),
+            ``y_pred`` (label outputs of the labelled rows) and
+            ``domain_correct`` (correctly told rows, a tensor).
         """
-        xs, ys, xt = batch
+        X, y, sample_weight = batch
+        layout, module = self.layout_, self.module_
+        n_lab = layout.n_labelled
+        adversary = module.adversary
+        all_outputs = layout.has_target and (adversary.uses_predictions or self.label_shift)
         with self._autocast():
-            if xt is None:
-                label_logits, domain_logits = self.infer(xs, **fit_params), None
-            else:
-                label_logits, domain_logits = self.infer(xs, xt, **fit_params)
-        label_loss = self.get_label_loss(label_logits, ys)
-        if domain_logits is None:
-            loss, domain_loss = label_loss, None
+            z = module.features(X)
+            outputs = module.label_head(z if all_outputs else z[:n_lab])
+        class_w = None
+        if self.class_weights_ is not None:
+            class_w = self.class_weights_[y[:layout.n_source]]
+            lab_w = torch.cat([class_w, torch.ones(n_lab - layout.n_source, device=X.device)])
+            sample_weight = lab_w if sample_weight is None else sample_weight * lab_w
+        label_loss = self.get_label_loss(outputs[:n_lab], y, sample_weight)
+        step = {"label_loss": label_loss.detach(), "y_pred": outputs[:n_lab]}
+        if not layout.has_target:
+            loss, step["domain_loss"], step["domain_correct"] = label_loss, None, None
         else:
-            domain_loss = self.get_domain_loss(domain_logits, xs.shape[0])
+            with self._autocast():
+                h = adversary.head_input(z, outputs if adversary.uses_predictions else None)
+                domain_logits = module.domain_logits(h)
+            extra = adversary.row_weights(outputs) if adversary.uses_predictions else None
+            if class_w is not None:
+                ones = torch.ones(layout.n_rows - layout.n_source, device=X.device)
+                cw = torch.cat([class_w, ones])
+                extra = cw if extra is None else extra * cw
+            weights = self._row_weights(self.domain_weights_, extra)
+            domain_loss = self.get_domain_loss(domain_logits, self.domain_labels_, weights)
             loss = label_loss + domain_loss
+            step["domain_loss"] = domain_loss.detach()
+            step["domain_correct"] = self._domain_correct(domain_logits.detach())
+            if self.label_shift:
+                self._accumulate_label_shift(outputs.detach(), y, layout)
         if self.grad_scaler_ is not None:
             self.grad_scaler_.scale(loss).backward()
         else:
             loss.backward()
-        return {
-            "loss": loss,
-            "label_loss": label_loss.detach(),
-            "domain_loss": None if domain_loss is None else domain_loss.detach(),
-            "y_pred": label_logits,
-            "domain_logits": None if domain_logits is None else domain_logits.detach(),
-        }
+        step["loss"] = loss
+        return step
+
+    def _domain_correct(self, logits: torch.Tensor) -> torch.Tensor:
+        if logits.dim() == 1:
+            return ((logits > 0) == (self.domain_side_ == 1)).sum()
+        return (logits.argmax(dim=1) == self.domain_labels_).sum()
+
+    def _accumulate_label_shift(self, outputs, y, layout) -> None:
+        """Sum the source confusion and the target predictions (for IWDAN, once per epoch)."""
+        p = torch.softmax(outputs.float(), dim=1)
+        n_src, k = layout.n_source, self.n_outputs
+        onehot = torch.nn.functional.one_hot(y[:n_src], k).float()
+        self.label_shift_sums_[0] += onehot.T @ p[:n_src]           # C[y, ŷ]
+        self.label_shift_sums_[1] += p[layout.n_labelled:].sum(0)   # target ŷ
+
+    def _update_class_weights(self) -> None:
+        """IWDAN: solve C w ≈ μ_t for the class importance weights, w ≥ 0 (once per epoch)."""
+        from scipy.optimize import nnls
+
+        joint, target = (t.double().cpu().numpy() for t in self.label_shift_sums_)
+        if joint.sum() <= 0 or target.sum() <= 0:
+            return
+        joint /= joint.sum()                      # p_s(y, ŷ)
+        mu = target / target.sum()                # p_t(ŷ)
+        prior = joint.sum(axis=1)                 # p_s(y)
+        # mu[ŷ] = Σ_y joint[y, ŷ] w_y, with Σ_y prior_y w_y = 1 as a heavy row.
+        A = np.vstack([joint.T, 10.0 * prior])
+        b = np.r_[mu, 10.0]
+        w, _ = nnls(A, b)
+        w = np.clip(w, 0.0, 10.0)
+        old = self.class_weights_.cpu().numpy() if self.class_weights_ is not None else np.ones_like(w)
+        w = 0.5 * old + 0.5 * w
+        self.class_weights_ = torch.as_tensor(w, dtype=torch.float32, device=torch.device(self.device))
 
     def _step_optimizer(self, step_fn):
         if self.grad_scaler_ is None:
@@ -316,7 +685,7 @@ class DANNNet(NeuralNet):
         return None
 
     def train_step(self, batch, **fit_params):
-        """Update the schedules, then run skorch's optimisation step.
+        """Update the schedules, run skorch's optimisation step, then the weight average.
 
         Parameters
         ----------
@@ -332,17 +701,46 @@ class DANNNet(NeuralNet):
         """
         self.update_schedules()
         step = super().train_step(batch, **fit_params)
-        self.steps_done_ += 1
+        self.progress_.advance()
+        if self.averaging and self.progress() >= float(self.averaging_start):
+            self._update_average()
         return step
+
+    def _update_average(self) -> None:
+        if self.averaged_module_ is None:
+            fn = get_ema_multi_avg_fn(float(self.averaging_decay)) if self.averaging == "ema" else None
+            with self._current_init_context("module"):
+                averaged = AveragedModel(self.module_, multi_avg_fn=fn, use_buffers=True)
+                for p in averaged.parameters():
+                    p.requires_grad_(False)
+                self.averaged_module_ = averaged
+        self.averaged_module_.update_parameters(self.module_)
+
+    def inference_module(self) -> nn.Module:
+        """The module that prediction uses: the weight average when there is one."""
+        averaged = getattr(self, "averaged_module_", None)
+        return self.module_ if averaged is None else averaged.module
+
+    def weights_state(self) -> dict:
+        """The weights of the network and of its average (for early stopping)."""
+        averaged = getattr(self, "averaged_module_", None)
+        return {"module": self.module_.state_dict(),
+                "averaged": None if averaged is None else averaged.state_dict()}
+
+    def load_weights_state(self, state: dict) -> None:
+        """Restore weights saved by :meth:`weights_state`."""
+        self.module_.load_state_dict(state["module"])
+        if state["averaged"] is not None and self.averaged_module_ is not None:
+            self.averaged_module_.load_state_dict(state["averaged"])
 
     # ------------------------------------------------------------------ loops
     def get_iterator(self, dataset: DomainData, training: bool = False):
-        """Return the epoch iterator over ``(X_source, y_source, X_target)`` batches.
+        """Return the epoch iterator over :class:`DomainBatch` batches.
 
         Parameters
         ----------
         dataset : DomainData
-            Training rows (on the device when ``data_on_device``).
+            Training rows (on the device when resident).
         training : bool
             Unused; DANN batches are only drawn for training.
 
@@ -351,23 +749,41 @@ class DANNNet(NeuralNet):
         DomainBatchIterator
             The iterator.
         """
-        resident = dataset.source.device == torch.device(self.device)
+        device = torch.device(self.device)
+        resident = dataset.device == device and all(isinstance(b, torch.Tensor) for b in dataset.blocks)
         # Offset by the steps done, so that continued training (warm start,
         # partial_fit) draws new batch orders instead of replaying the first.
-        return DomainBatchIterator(dataset, self.batch_size, torch.device(self.device),
-                                   self.seed + self.steps_done_, resident)
+        return DomainBatchIterator(dataset, self.batch_size, device,
+                                   self.seed + self.progress_.steps, resident)
 
-    def fit_loop(self, X: DomainData, y=None, epochs=None, **fit_params):
+    def _prepare_epochs(self, X: DomainData, epochs):
+        """Resolve the schedules, place the data and set the layout: once per call."""
+        self._lambda_fn = resolve_lambda_schedule(self.lambda_schedule, self.gamma)
+        self._lr_fn = resolve_lr_schedule(self.lr_schedule, self.lr_alpha, self.lr_beta)
+        device = torch.device(self.device)
+        X, _ = place_data(X, device, self.data_on_device)
+        iterator = self.get_iterator(X, training=True)
+        self.layout_ = iterator.layout
+        self.domain_labels_, self.domain_weights_, self.domain_side_ = \
+            self._domain_targets(iterator.layout, device)
+        self.progress_.set_horizon(max(int(self.max_epochs), 1) * len(iterator))
+        self.steps_planned_ = epochs * len(iterator)
+        return iterator
+
+    def fit_loop(self, X: DomainData, y=None, epochs=None, X_valid=None, **fit_params):
         """Train for ``epochs`` (default ``max_epochs``) epochs on ``X``.
 
         Parameters
         ----------
         X : DomainData
-            Source rows with labels and target rows.
+            Training rows of all domains, with their labels.
         y : None
             Unused (labels are inside ``X``).
         epochs : int, optional
             Number of epochs; ``max_epochs`` if None.
+        X_valid : tuple of torch.Tensor, optional
+            ``(X, y)`` of held-out labelled source rows: their label loss is
+            recorded every epoch as ``valid_loss`` (and drives ``patience``).
         **fit_params
             Passed to the steps.
 
@@ -377,25 +793,25 @@ class DANNNet(NeuralNet):
         """
         self.check_training_readiness()
         fit_params.pop("_routing_method", None)  # skorch's partial_fit bookkeeping
-        epochs = self.max_epochs if epochs is None else epochs
-        self._lambda_fn = resolve_lambda_schedule(self.lambda_schedule, self.gamma)
-        self._lr_fn = resolve_lr_schedule(self.lr_schedule, self.lr_alpha, self.lr_beta)
-        device = torch.device(self.device)
-        if self.data_on_device and X.source.device != device:
-            X = X.to(device)
-        iterator = self.get_iterator(X, training=True)
-        if self.total_steps_ is None:
-            self.total_steps_ = max(int(self.max_epochs), 1) * len(iterator)
-        kwargs = {"dataset_train": X, "dataset_valid": None}
+        epochs = self.max_epochs if epochs is None else int(epochs)
+        if self.label_shift and self.class_weights_ is None:
+            self.class_weights_ = torch.ones(self.n_outputs, device=torch.device(self.device))
+        iterator = self._prepare_epochs(X, epochs)
+        kwargs = {"dataset_train": X, "dataset_valid": X_valid}
         for _ in range(epochs):
             self.notify("on_epoch_begin", **kwargs)
             self.run_single_epoch(iterator, training=True, prefix="train",
                                   step_fn=self.train_step, **fit_params)
+            if X_valid is not None:
+                self.validate(*X_valid)
             self.notify("on_epoch_end", **kwargs)
         return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Run one epoch of steps and record its aggregates.
+
+        The aggregates are summed on the device and read once, when the
+        epoch ends (also when it is interrupted).
 
         Parameters
         ----------
@@ -410,37 +826,44 @@ class DANNNet(NeuralNet):
         **fit_params
             Passed to ``step_fn``.
         """
-        if iterator is None:
-            return
         self._set_training(training)
-        label_losses, domain_losses, domain_logits = [], [], []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            label_losses.append(step["label_loss"])
-            if step["domain_loss"] is not None:
-                domain_losses.append(step["domain_loss"])
-                domain_logits.append(step["domain_logits"])
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-        self.record_epoch(prefix, label_losses, domain_losses, domain_logits, len(iterator))
+        device = torch.device(self.device)
+        sums = torch.zeros(3, device=device)  # label loss, domain loss, correctly told rows
+        if self.label_shift:
+            self.label_shift_sums_ = [torch.zeros(self.n_outputs, self.n_outputs, device=device),
+                                      torch.zeros(self.n_outputs, device=device)]
+        n_steps = 0
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                sums[0] += step["label_loss"]
+                if step["domain_loss"] is not None:
+                    sums[1] += step["domain_loss"]
+                    sums[2] += step["domain_correct"]
+                n_steps += 1
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        finally:
+            # Also after an interrupt: the history row is complete either way.
+            self.record_epoch(prefix, sums, n_steps, iterator.layout)
+        if self.label_shift:
+            self._update_class_weights()
 
-    def record_epoch(self, prefix, label_losses, domain_losses, domain_logits, n_batches) -> None:
-        """Write the epoch's mean losses, domain accuracy, λ and lr to the history.
+    def record_epoch(self, prefix: str, sums: torch.Tensor, n_steps: int, layout: BatchLayout) -> None:
+        """Write the epoch's mean losses, domain accuracy, λ, lr and position to the history.
 
         Raises
         ------
         TrainingDivergedError
             If the loss is NaN or infinite.
         """
-        label_loss = torch.stack(label_losses).mean().item()
-        domain_loss, domain_acc = float("nan"), float("nan")
-        if domain_losses:
-            domain_loss = torch.stack(domain_losses).mean().item()
-            logits = torch.stack(domain_logits)  # (steps, 2b): source rows first
-            half = logits.shape[1] // 2
-            correct = (logits[:, :half] <= 0).sum() + (logits[:, half:] > 0).sum()
-            domain_acc = correct.item() / logits.numel()
-        total = label_loss + domain_loss if domain_losses else label_loss
+        label_sum, domain_sum, correct = sums.tolist() if n_steps else (math.nan,) * 3
+        label_loss = label_sum / n_steps if n_steps else math.nan
+        domain_loss, domain_acc = math.nan, math.nan
+        if layout.has_target and n_steps:
+            domain_loss = domain_sum / n_steps
+            domain_acc = correct / (n_steps * layout.n_rows)
+        total = label_loss + domain_loss if layout.has_target else label_loss
         h = self.history
         h.record(prefix + "_loss", total)
         h.record("label_loss", label_loss)
@@ -448,31 +871,57 @@ class DANNNet(NeuralNet):
         h.record("domain_acc", domain_acc)
         h.record("lambda", self.lambda_)
         h.record("lr", self.optimizer_.param_groups[0]["lr"])
-        h.record(prefix + "_batch_count", n_batches)
-        if not np.isfinite(total):
+        h.record(prefix + "_batch_count", n_steps)
+        h.record("steps", self.progress_.steps)
+        h.record("progress", self.progress())
+        if n_steps and not np.isfinite(total):
             raise TrainingDivergedError(
                 f"Training diverged at epoch {len(h)}: the loss is {total} "
                 f"(label loss {label_loss}, domain loss {domain_loss}). Try a smaller lr "
                 f"(now {self.lr}), a smaller lambda_max (now {self.lambda_max}), standardised "
-                "features (e.g. StandardScaler in a Pipeline), or precision=None."
+                "features (standardize=True, or StandardScaler in a Pipeline), or precision=None."
             )
 
-    def load_params(self, *args, **kwargs):
-        """Load parameters (skorch's), and the schedule position with the history.
+    @torch.inference_mode()
+    def validate(self, X: torch.Tensor, y: torch.Tensor) -> float:
+        """Record the label loss of held-out labelled rows as ``valid_loss``."""
+        outputs = self._map_batches(X, self.inference_module(), 4096)
+        loss = self.criterion_(outputs, y)
+        value = float(loss.reshape(loss.shape[0], -1).mean())
+        self.history.record("valid_loss", value)
+        return value
 
-        When a history is loaded, the step count is restored from it, so
-        that continued training resumes the λ and lr schedules where they
-        were instead of restarting them.
+    def load_params(self, *args, **kwargs):
+        """Load parameters (skorch's), all or nothing, and the schedule position with the history.
+
+        If loading fails (an incompatible file, say), the net is left as it
+        was: nothing is half-overwritten. When a history is loaded, the
+        step count and progress are restored from it, so that continued
+        training resumes the λ and lr schedules where they were.
         """
-        super().load_params(*args, **kwargs)
+        saved = {k: copy.deepcopy(getattr(self, k)) for k in
+                 ("module_", "optimizer_", "history_", "progress_", "averaged_module_")
+                 if hasattr(self, k)}
+        try:
+            super().load_params(*args, **kwargs)
+        except BaseException:
+            for key, value in saved.items():
+                self.__dict__[key] = value
+            raise
         if kwargs.get("f_history") is not None or kwargs.get("checkpoint") is not None:
-            self.steps_done_ = int(sum(self.history[:, "train_batch_count"]))
+            if len(self.history) and "steps" in self.history[-1]:
+                progress = Progress()
+                progress.load_state_dict({"steps": self.history[-1, "steps"],
+                                          "base": self.history[-1, "progress"], "since": 0,
+                                          "total": 0})
+                self.progress_ = progress
         return self
 
     # ------------------------------------------------------------- inference
     @torch.inference_mode()
     def _map_batches(self, X: torch.Tensor, fn, batch_size: int) -> torch.Tensor:
-        self.module_.eval()
+        module = self.inference_module()
+        module.eval()
         device = torch.device(self.device)
         outs = []
         with self._autocast():
@@ -482,27 +931,31 @@ class DANNNet(NeuralNet):
             return torch.empty(0)
         return torch.cat(outs)
 
-    def predict_logits(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """Label logits of ``X``, computed in batches (on the CPU)."""
-        return self._map_batches(X, self.module_, batch_size)
+    def predict_outputs(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """Label head outputs of ``X`` (logits, or regression predictions), in batches, on the CPU."""
+        return self._map_batches(X, self.inference_module(), batch_size)
 
     def features(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """Extractor features of ``X``, computed in batches (on the CPU)."""
-        return self._map_batches(X, self.module_.features, batch_size)
+        return self._map_batches(X, self.inference_module().features, batch_size)
 
     def domain_logits(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """Domain logits of ``X`` (positive means target), in batches (on the CPU)."""
-        return self._map_batches(X, lambda x: self.module_.domain_logits(self.module_.features(x)),
-                                 batch_size)
+        """Domain head logits of ``X`` (positive means target), in batches (on the CPU)."""
+        module = self.inference_module()
+
+        def fn(x):
+            z = module.features(x)
+            outputs = module.label_head(z) if module.adversary.uses_predictions else None
+            return module.domain_logits(module.adversary.head_input(z, outputs))
+        return self._map_batches(X, fn, batch_size)
 
     def __getstate__(self):
         state = super().__getstate__()
         # Device-resident caches are rebuilt on demand; pickling them would
         # tie the pickle to the training device.
-        state.pop("_domain_targets", None)
-        state.pop("_listeners", None)
-        state.pop("_lambda_fn", None)
-        state.pop("_lr_fn", None)
+        for key in ("_listeners", "_lambda_fn", "_lr_fn", "label_shift_sums_", "domain_labels_",
+                    "domain_weights_", "domain_side_"):
+            state.pop(key, None)
         if state.get("module") is self.__dict__.get("module_"):
             # The module parameter is the trained instance itself: pickle it
             # once, inside skorch's device-mapped attributes.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["ganin_lambda", "ganin_lr_factor", "resolve_lambda_schedule", "resolve_lr_schedule"]
+__all__ = ["ganin_lambda", "ganin_lr_factor", "resolve_lambda_schedule", "resolve_lr_schedule",
+           "Progress", "checked_factor"]
 
 
 def ganin_lambda(progress: float, gamma: float = 10.0) -> float:
@@ -128,3 +129,85 @@ def resolve_lr_schedule(schedule, alpha: float, beta: float) -> Callable[[float]
     raise ValueError(
         f"lr_schedule must be 'ganin', None or a callable p -> factor, got {schedule!r}."
     )
+
+
+def checked_factor(name: str, value) -> float:
+    """Return a schedule's factor as a float, or raise if it is negative or not finite.
+
+    A user's schedule callable is called every step; a factor of -1 would
+    silently turn gradient reversal into plain gradient descent on the
+    domain loss (λ) or reverse the optimisation (lr).
+
+    Examples
+    --------
+    >>> checked_factor("lr_schedule", 0.5)
+    0.5
+    """
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must return a number, got {value!r}.") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must return a finite factor >= 0, got {value!r}.")
+    return value
+
+
+class Progress:
+    """The training progress ``p`` in ``[0, 1]``: the one owner of the schedules' position.
+
+    ``p`` advances by ``1 / total_steps`` per optimisation step. The horizon
+    (``max_epochs`` times the steps per epoch) may change between calls of
+    ``fit`` with ``warm_start=True`` or ``partial_fit`` (another
+    ``max_epochs``, another ``batch_size``, more rows): :meth:`set_horizon`
+    then continues from the progress reached instead of jumping.
+
+    Examples
+    --------
+    >>> progress = Progress()
+    >>> progress.set_horizon(4)
+    >>> for _ in range(2):
+    ...     progress.advance()
+    >>> progress.value, progress.steps
+    (0.5, 2)
+    >>> progress.set_horizon(10)  # e.g. a smaller batch: more steps per epoch
+    >>> progress.advance()
+    >>> progress.value
+    0.6
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0        # optimisation steps taken, over all calls
+        self._base = 0.0      # progress when the horizon was last set
+        self._since = 0       # steps since then
+        self._total = 0       # steps of the whole horizon (0: not set)
+
+    def set_horizon(self, total_steps: int) -> None:
+        """Count the following steps against a horizon of ``total_steps`` steps."""
+        total_steps = max(int(total_steps), 1)
+        if total_steps == self._total:
+            return  # unchanged: p stays exactly steps / total
+        if self._total:
+            self._base = self._raw()
+        self._since, self._total = 0, total_steps
+
+    def _raw(self) -> float:
+        return self._base + (self._since / self._total if self._total else 0.0)
+
+    @property
+    def value(self) -> float:
+        """``p``, clipped to 1 once the horizon is reached."""
+        return min(self._raw(), 1.0)
+
+    def advance(self) -> None:
+        """Record one optimisation step."""
+        self.steps += 1
+        self._since += 1
+
+    def state_dict(self) -> dict:
+        """The position, for checkpoints."""
+        return {"steps": self.steps, "base": self._base, "since": self._since, "total": self._total}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a position saved by :meth:`state_dict`."""
+        self.steps, self._base = int(state["steps"]), float(state["base"])
+        self._since, self._total = int(state["since"]), int(state["total"])

@@ -72,11 +72,13 @@ the moons; DEV and IWCV on features missed by 1.9 to 5.8.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.model_selection import (
     BaseCrossValidator,
     KFold,
@@ -86,9 +88,11 @@ from sklearn.model_selection import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from sklearn.utils.metadata_routing import MetadataRequest
+from sklearn.utils.multiclass import type_of_target
 
+from ._input import marker_mask
 from ._pipeline import final_step, take_rows, to_final_input
-from ._validation import marker_mask
 
 __all__ = [
     "DomainStratifiedKFold",
@@ -115,17 +119,59 @@ def _marker(estimator):
     return getattr(final_step(estimator), "unlabeled_marker", -1)
 
 
-def _domains(estimator, X, y, name: str, need_source=True, need_target=True):
+def target_mask(estimator, y, sample_domain=None) -> np.ndarray:
+    """Which rows of a fold are target rows: ``sample_domain < 0`` when given, else the marker.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline, or None
+        Its final step tells the marker (``unlabeled_marker``, or NaN for a
+        regressor); ``None``: -1 or NaN.
+    y : array-like
+        The fold's labels.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target).
+
+    Returns
+    -------
+    ndarray of bool
+        True on target rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> target_mask(None, np.array([0, 1, -1])).tolist()
+    [False, False, True]
+    >>> target_mask(None, np.array([0, 1, 1]), sample_domain=[1, 2, -1]).tolist()
+    [False, False, True]
+    """
+    if sample_domain is not None:
+        sd = np.asarray(sample_domain).reshape(-1)
+        if len(sd) != len(y):
+            raise ValueError(f"sample_domain has {len(sd)} values but the fold {len(y)} rows.")
+        return sd < 0
+    y = np.asarray(y)
+    final = final_step(estimator) if estimator is not None else None
+    if hasattr(final, "_labelled_mask"):  # a skdann estimator knows its marker
+        return ~final._labelled_mask(y)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        nan = np.isnan(y)
+        return nan.all(axis=1) if nan.ndim == 2 else nan
+    return marker_mask(y, -1 if final is None else _marker(final))
+
+
+def _domains(estimator, X, y, name: str, sample_domain=None, need_source=True, need_target=True):
     """Split a fold's stacked rows into (source rows, source labels, target rows)."""
-    y = np.asarray(y).reshape(-1)
-    target = marker_mask(y, _marker(estimator))
+    y = np.asarray(y)
+    target = target_mask(estimator, y, sample_domain)
+    how = ("with sample_domain < 0" if sample_domain is not None else
+           f"labelled {_marker(estimator)!r}")
     if need_source and not (~target).any():
         raise ValueError(f"{name}: the fold holds no labelled source rows. Split with "
                          "DomainStratifiedKFold so that every fold holds both domains.")
     if need_target and not target.any():
-        raise ValueError(f"{name}: the fold holds no target rows (labelled "
-                         f"{_marker(estimator)!r}). Split with DomainStratifiedKFold so that "
-                         "every fold holds both domains.")
+        raise ValueError(f"{name}: the fold holds no target rows ({how}). Split with "
+                         "DomainStratifiedKFold so that every fold holds both domains.")
     return take_rows(X, ~target), y[~target], take_rows(X, target)
 
 
@@ -174,34 +220,85 @@ def _importance_weights(F_source, F_target, domain_classifier, cv: int, clip: fl
     return (len(F_source) / len(F_target)) * p / (1.0 - p)
 
 
-class _Scorer:
-    """Base of the scorers: a picklable callable ``scorer(estimator, X, y)`` with a repr."""
+class _Scorer(_BaseScorer):
+    """Base of the scorers: a picklable ``scorer(estimator, X, y, sample_domain=None)``.
+
+    A scikit-learn scorer object that requests ``sample_domain``: with
+    metadata routing enabled, ``GridSearchCV(...).fit(X, y,
+    sample_domain=...)`` hands each fold's domains to it; without, the
+    target rows are found by the marker in ``y``.
+    """
 
     _name = "scorer"
 
     def __init__(self, **options):
+        super().__init__(score_func=None, sign=1, kwargs={})
         self._options = options
+        # Requested by default (as scikit-learn's set_score_request would,
+        # which is only callable while routing is enabled).
+        self._metadata_request = MetadataRequest(owner=self)
+        self._metadata_request.score.add_request(param="sample_domain", alias=True)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self._options.items())
         return f"{self._name}({opts})"
 
-    def __call__(self, estimator, X, y) -> float:  # pragma: no cover - abstract
+    def __call__(self, estimator, X, y, sample_domain=None, **kwargs) -> float:
+        return self._evaluate(estimator, X, y, sample_domain)
+
+    def _score(self, method_caller, estimator, X, y_true, sample_domain=None, **kwargs):
+        return self._evaluate(estimator, X, y_true, sample_domain)
+
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class _FunctionScorer(_Scorer):
+    """A scorer object made from a function, carrying the function's name and documentation."""
+
+    def __init__(self, function):
+        super().__init__()
+        self._function = function
+        functools.update_wrapper(self, function)
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
+        return self._function(estimator, X, y, sample_domain=sample_domain)
+
+    def __reduce__(self):
+        # Pickled by name: the module attribute is this object.
+        return (_named_scorer, (self.__name__,))
+
+
+def _named_scorer(name):
+    return globals()[name]
+
+
+def _as_scorer(function):
+    """Decorator: the public scorer ``function`` becomes a routing-aware scorer object."""
+    return _FunctionScorer(function)
 
 
 # ------------------------------------------------------------------ splitter
 class DomainStratifiedKFold(BaseCrossValidator):
-    """K-fold that splits source and target rows separately.
+    """K-fold that splits every domain separately.
 
-    Source rows (labelled) are split with :class:`~sklearn.model_selection.StratifiedKFold`
-    on their labels, target rows (those whose label is ``unlabeled_marker``)
-    with :class:`~sklearn.model_selection.KFold`; fold ``k`` is the union of
-    the two ``k``-th folds. Every training and every test fold therefore
-    holds rows of both domains, in the proportions of the whole data, and
-    the source classes in their proportions. Use it as ``cv=`` of
-    ``GridSearchCV``, ``cross_val_score`` or ``cross_validate`` on stacked
-    source+target rows.
+    Each domain's rows are split on their own: the labelled rows of a
+    source domain with :class:`~sklearn.model_selection.StratifiedKFold` on
+    their labels (plain ``KFold`` for regression targets), the rows of a
+    target domain with :class:`~sklearn.model_selection.KFold`; fold ``k``
+    is the union of the domains' ``k``-th folds. Every training and every
+    test fold therefore holds rows of every domain, in the proportions of
+    the whole data, and the source classes in their proportions. Use it as
+    ``cv=`` of ``GridSearchCV``, ``cross_val_score`` or ``cross_validate``.
+
+    The domains come from ``sample_domain`` when it is passed to ``split``
+    (positive: source domains, negative: target domains; with scikit-learn's
+    metadata routing, ``GridSearchCV(...).fit(X, y, sample_domain=...)``
+    passes it on, since this splitter requests it), else from ``y``: rows
+    labelled ``unlabeled_marker`` (or NaN) are the target rows.
 
     Parameters
     ----------
@@ -213,8 +310,9 @@ class DomainStratifiedKFold(BaseCrossValidator):
     random_state : int, RandomState instance or None, default=None
         Seed of the shuffling; only used when ``shuffle=True``.
     unlabeled_marker : int, str or None, default=-1
-        Label of the target rows in ``y`` (as in
-        :class:`~skdann.DANNClassifier`).
+        Label of the target rows in ``y`` when no ``sample_domain`` is given
+        (as in :class:`~skdann.DANNClassifier`); NaN marks target rows too
+        (as in :class:`~skdann.DANNRegressor`).
 
     See Also
     --------
@@ -231,6 +329,8 @@ class DomainStratifiedKFold(BaseCrossValidator):
     [3 4 5 8 9] [ 1  0  1 -1 -1]
     """
 
+    __metadata_request__split = {"sample_domain": True}
+
     def __init__(self, n_splits=5, *, shuffle=False, random_state=None, unlabeled_marker=-1):
         if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
             raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}.")
@@ -239,12 +339,12 @@ class DomainStratifiedKFold(BaseCrossValidator):
         self.random_state = random_state
         self.unlabeled_marker = unlabeled_marker
 
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+    def get_n_splits(self, X=None, y=None, groups=None, sample_domain=None) -> int:
         """Number of folds.
 
         Parameters
         ----------
-        X, y, groups : object
+        X, y, groups, sample_domain : object
             Ignored.
 
         Returns
@@ -254,36 +354,75 @@ class DomainStratifiedKFold(BaseCrossValidator):
         """
         return self.n_splits
 
-    def _iter_test_indices(self, X=None, y=None, groups=None):
+    def _domain_ids(self, y, sample_domain) -> np.ndarray:
+        if sample_domain is not None:
+            sd = np.asarray(sample_domain).reshape(-1)
+            if len(sd) != len(y):
+                raise ValueError(f"sample_domain has {len(sd)} values but y {len(y)}.")
+            return sd
+        y = np.asarray(y)
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            nan = np.isnan(y)
+            target = nan.all(axis=1) if nan.ndim == 2 else nan
+        else:
+            target = marker_mask(y.reshape(len(y), -1)[:, 0], self.unlabeled_marker)
+        return np.where(target, -1, 1)
+
+    def split(self, X, y=None, groups=None, sample_domain=None):
+        """Generate indices to split data into training and test sets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Rows (only their number is used).
+        y : array-like of shape (n_samples,)
+            Labels, with the marker (or NaN) on unlabelled target rows.
+        groups : object
+            Ignored.
+        sample_domain : array-like of int, optional
+            Each row's domain; when given, the marker is not needed.
+
+        Yields
+        ------
+        train, test : ndarray
+            Row indices of the fold.
+        """
         if y is None:
-            raise ValueError("DomainStratifiedKFold needs y, with target rows labelled "
-                             f"{self.unlabeled_marker!r}, to tell the domains apart.")
-        y = np.asarray(y).reshape(-1)
-        target = marker_mask(y, self.unlabeled_marker)
-        src, tgt = np.flatnonzero(~target), np.flatnonzero(target)
-        for name, rows in (("source", src), ("target", tgt)):
+            raise ValueError("DomainStratifiedKFold needs y (with target rows labelled "
+                             f"{self.unlabeled_marker!r}), or sample_domain, to tell the domains "
+                             "apart.")
+        y = np.asarray(y)
+        domains = self._domain_ids(y, sample_domain)
+        rs = self.random_state if self.shuffle else None
+        per_domain = []
+        for d in np.unique(domains):
+            rows = np.flatnonzero(domains == d)
+            kind = "source" if d > 0 else "target"
             if len(rows) < self.n_splits:
                 raise ValueError(
                     f"DomainStratifiedKFold(n_splits={self.n_splits}) needs at least "
-                    f"{self.n_splits} {name} rows, got {len(rows)} (target rows are those "
-                    f"labelled {self.unlabeled_marker!r})."
+                    f"{self.n_splits} rows of every domain; {kind} domain {d} has {len(rows)}."
                 )
-        rs = self.random_state if self.shuffle else None
-        skf = StratifiedKFold(self.n_splits, shuffle=self.shuffle, random_state=rs)
-        kf = KFold(self.n_splits, shuffle=self.shuffle, random_state=rs)
-        src_folds = skf.split(np.zeros((len(src), 1)), y[src])
-        tgt_folds = kf.split(np.zeros((len(tgt), 1)))
-        for (_, s_test), (_, t_test) in zip(src_folds, tgt_folds):
-            yield np.sort(np.r_[src[s_test], tgt[t_test]])
+            labels = y[rows]
+            stratify = d > 0 and type_of_target(labels) in ("binary", "multiclass")
+            cv = (StratifiedKFold if stratify else KFold)(self.n_splits, shuffle=self.shuffle,
+                                                         random_state=rs)
+            per_domain.append([rows[test] for _, test in
+                               cv.split(np.zeros((len(rows), 1)), labels if stratify else None)])
+        n = len(y)
+        for k in range(self.n_splits):
+            test = np.sort(np.concatenate([folds[k] for folds in per_domain]))
+            train = np.setdiff1d(np.arange(n), test)
+            yield train, test
 
 
 # ------------------------------------------------------------------ reverse validation
 class _ReverseValidation(_Scorer):
     _name = "make_reverse_validation_scorer"
 
-    def __call__(self, estimator, X, y) -> float:
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
         opts = self._options
-        X_s, y_s, X_t = _domains(estimator, X, y, "reverse_validation_scorer")
+        X_s, y_s, X_t = _domains(estimator, X, y, "reverse_validation_scorer", sample_domain)
         final, Z_s = to_final_input(estimator, X_s)
         _, Z_t = to_final_input(estimator, X_t)
         pseudo = final.predict(Z_t)
@@ -386,7 +525,8 @@ def make_reverse_validation_scorer(*, warm_start=False, max_epochs=None, metric=
 _DEFAULT_REVERSE_VALIDATION = make_reverse_validation_scorer()
 
 
-def reverse_validation_scorer(estimator, X, y) -> float:
+@_as_scorer
+def reverse_validation_scorer(estimator, X, y, sample_domain=None) -> float:
     """Reverse validation with the defaults of :func:`make_reverse_validation_scorer`.
 
     Ganin et al. (2016), §5.1.2: accuracy, on the fold's source rows, of a
@@ -400,6 +540,9 @@ def reverse_validation_scorer(estimator, X, y) -> float:
         A fold's stacked source and target rows.
     y : array-like
         Source labels, ``unlabeled_marker`` on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -422,7 +565,7 @@ def reverse_validation_scorer(estimator, X, y) -> float:
     >>> 0 <= reverse_validation_scorer(clf, X, y) <= 1
     True
     """
-    return _DEFAULT_REVERSE_VALIDATION(estimator, X, y)
+    return _DEFAULT_REVERSE_VALIDATION(estimator, X, y, sample_domain)
 
 
 # ------------------------------------------------------------------ IWCV and DEV
@@ -441,8 +584,8 @@ class _Weighted(_Scorer):
 class _IWCV(_Weighted):
     _name = "make_iwcv_scorer"
 
-    def __call__(self, estimator, X, y) -> float:
-        X_s, y_s, X_t = _domains(estimator, X, y, "iwcv_scorer")
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
+        X_s, y_s, X_t = _domains(estimator, X, y, "iwcv_scorer", sample_domain)
         w = self._weights(estimator, X_s, X_t)
         if self._options["metric"] == "accuracy":
             loss = _per_row_loss(estimator, X_s, y_s, "zero_one")
@@ -516,7 +659,8 @@ def make_iwcv_scorer(*, space="features", metric="accuracy", domain_classifier=N
 _DEFAULT_IWCV = make_iwcv_scorer()
 
 
-def iwcv_scorer(estimator, X, y) -> float:
+@_as_scorer
+def iwcv_scorer(estimator, X, y, sample_domain=None) -> float:
     """Importance-weighted source accuracy, defaults of :func:`make_iwcv_scorer`.
 
     Sugiyama et al. (2007): source accuracy weighted by p_t/p_s, estimated by
@@ -530,6 +674,9 @@ def iwcv_scorer(estimator, X, y) -> float:
         A fold's stacked source and target rows.
     y : array-like
         Source labels, ``unlabeled_marker`` on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -552,14 +699,14 @@ def iwcv_scorer(estimator, X, y) -> float:
     >>> 0 <= iwcv_scorer(clf, X, y) <= 1
     True
     """
-    return _DEFAULT_IWCV(estimator, X, y)
+    return _DEFAULT_IWCV(estimator, X, y, sample_domain)
 
 
 class _DEV(_Weighted):
     _name = "make_dev_scorer"
 
-    def __call__(self, estimator, X, y) -> float:
-        X_s, y_s, X_t = _domains(estimator, X, y, "dev_scorer")
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
+        X_s, y_s, X_t = _domains(estimator, X, y, "dev_scorer", sample_domain)
         w = self._weights(estimator, X_s, X_t)
         loss = _per_row_loss(estimator, X_s, y_s, self._options["loss"])
         weighted = w * loss
@@ -628,7 +775,8 @@ def make_dev_scorer(*, space="features", loss="zero_one", domain_classifier=None
 _DEFAULT_DEV = make_dev_scorer()
 
 
-def dev_scorer(estimator, X, y) -> float:
+@_as_scorer
+def dev_scorer(estimator, X, y, sample_domain=None) -> float:
     """Deep embedded validation with the defaults of :func:`make_dev_scorer`.
 
     You et al. (2019): minus the importance-weighted source error with a
@@ -642,6 +790,9 @@ def dev_scorer(estimator, X, y) -> float:
         A fold's stacked source and target rows.
     y : array-like
         Source labels, ``unlabeled_marker`` on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -664,11 +815,12 @@ def dev_scorer(estimator, X, y) -> float:
     >>> -1.5 <= dev_scorer(clf, X, y) <= 0.5
     True
     """
-    return _DEFAULT_DEV(estimator, X, y)
+    return _DEFAULT_DEV(estimator, X, y, sample_domain)
 
 
 # ------------------------------------------------------------------ entropy and SND
-def entropy_scorer(estimator, X, y) -> float:
+@_as_scorer
+def entropy_scorer(estimator, X, y, sample_domain=None) -> float:
     """Minus the mean entropy of the predicted class probabilities on the target rows.
 
     Confident predictions on the target domain score high (0 at most); a
@@ -684,6 +836,9 @@ def entropy_scorer(estimator, X, y) -> float:
         A fold's stacked rows.
     y : array-like
         Labels, the marker on target rows (only those rows are used).
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -708,7 +863,7 @@ def entropy_scorer(estimator, X, y) -> float:
     >>> -np.log(2) <= entropy_scorer(clf, X, y) <= 0
     True
     """
-    _, _, X_t = _domains(estimator, X, y, "entropy_scorer", need_source=False)
+    _, _, X_t = _domains(estimator, X, y, "entropy_scorer", sample_domain, need_source=False)
     p = np.clip(estimator.predict_proba(X_t), _EPS, 1.0)
     return float(np.mean(np.sum(p * np.log(p), axis=1)))
 
@@ -716,8 +871,8 @@ def entropy_scorer(estimator, X, y) -> float:
 class _SND(_Scorer):
     _name = "make_snd_scorer"
 
-    def __call__(self, estimator, X, y) -> float:
-        _, _, X_t = _domains(estimator, X, y, "snd_scorer", need_source=False)
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
+        _, _, X_t = _domains(estimator, X, y, "snd_scorer", sample_domain, need_source=False)
         if self._options["space"] == "proba":
             F = estimator.predict_proba(X_t)
         else:
@@ -796,7 +951,8 @@ def make_snd_scorer(*, temperature=0.05, space="proba", max_samples=2000):
 _DEFAULT_SND = make_snd_scorer()
 
 
-def snd_scorer(estimator, X, y) -> float:
+@_as_scorer
+def snd_scorer(estimator, X, y, sample_domain=None) -> float:
     """Soft neighbourhood density with the defaults of :func:`make_snd_scorer`.
 
     Saito et al. (2021): mean entropy of the softmax (temperature 0.05) over
@@ -810,6 +966,9 @@ def snd_scorer(estimator, X, y) -> float:
         A fold's stacked source and target rows.
     y : array-like
         Source labels, ``unlabeled_marker`` on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -832,11 +991,12 @@ def snd_scorer(estimator, X, y) -> float:
     >>> snd_scorer(clf, X, y) >= 0
     True
     """
-    return _DEFAULT_SND(estimator, X, y)
+    return _DEFAULT_SND(estimator, X, y, sample_domain)
 
 
 # ------------------------------------------------------------------ accuracies
-def source_accuracy_scorer(estimator, X, y) -> float:
+@_as_scorer
+def source_accuracy_scorer(estimator, X, y, sample_domain=None) -> float:
     """Accuracy on the labelled (source) rows of a stacked fold.
 
     Rows whose label is the estimator's ``unlabeled_marker`` are left out,
@@ -852,6 +1012,9 @@ def source_accuracy_scorer(estimator, X, y) -> float:
         Stacked rows.
     y : array-like
         Labels, with the marker on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
 
     Returns
     -------
@@ -874,7 +1037,8 @@ def source_accuracy_scorer(estimator, X, y) -> float:
     >>> 0 <= source_accuracy_scorer(clf, X, y) <= 1
     True
     """
-    X_s, y_s, _ = _domains(estimator, X, y, "source_accuracy_scorer", need_target=False)
+    X_s, y_s, _ = _domains(estimator, X, y, "source_accuracy_scorer", sample_domain,
+                           need_target=False)
     return float(np.mean(estimator.predict(X_s) == y_s))
 
 
@@ -886,7 +1050,7 @@ class _TargetAccuracy(_Scorer):
         self.X_target = X_target
         self.y_target = y_target
 
-    def __call__(self, estimator, X=None, y=None) -> float:
+    def _evaluate(self, estimator, X, y, sample_domain) -> float:
         return float(np.mean(estimator.predict(self.X_target) == self.y_target))
 
 

@@ -14,7 +14,8 @@ __all__ = ["plot_history", "plot_domains"]
 
 _SOURCE_COLOUR = "tab:blue"
 _TARGET_COLOUR = "tab:orange"
-_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">", "p", "h")
+_MARKERS = ("o", "^", "s", "D", "v", "P", "*", "<", ">", "p", "h", "d")
+_UNLABELLED = "x"  # never a class marker: unlabelled rows must not read as class 0
 
 
 def _pyplot():
@@ -200,37 +201,72 @@ def _draw_domains(ax, P_source, P_target, y_source, y_target, classes, labels, t
     from matplotlib.lines import Line2D
 
     marker_of = {c: _MARKERS[i % len(_MARKERS)] for i, c in enumerate(classes)}
+    unlabelled_drawn = False
     for P, y, colour in ((P_source, y_source, _SOURCE_COLOUR), (P_target, y_target, _TARGET_COLOUR)):
         if len(P) == 0:
             continue
-        if y is None:
-            ax.scatter(P[:, 0], P[:, 1], s=12, c=colour, marker="o", alpha=0.6, linewidths=0)
-            continue
+        known = np.zeros(len(P), dtype=bool) if y is None else np.isin(y, classes)
         for c in classes:
-            mask = y == c
+            mask = known & (y == c)
             if mask.any():
                 ax.scatter(P[mask, 0], P[mask, 1], s=14, c=colour, marker=marker_of[c],
                            alpha=0.6, linewidths=0)
-    handles = [Line2D([], [], color=_SOURCE_COLOUR, marker="o", linestyle="", label="source"),
-               Line2D([], [], color=_TARGET_COLOUR, marker="o", linestyle="", label="target")]
+        if (~known).any():
+            # Without any class to show, every row is a plain dot; next to
+            # classes, unlabelled rows are crosses so they never read as one.
+            marker = _UNLABELLED if classes else "o"
+            ax.scatter(P[~known, 0], P[~known, 1], s=12, c=colour, marker=marker, alpha=0.6,
+                       linewidths=0.8 if classes else 0)
+            unlabelled_drawn = unlabelled_drawn or bool(classes)
+    handles = [Line2D([], [], color=_SOURCE_COLOUR, marker="s", linestyle="", label="source"),
+               Line2D([], [], color=_TARGET_COLOUR, marker="s", linestyle="", label="target")]
     handles += [Line2D([], [], color="0.35", marker=marker_of[c], linestyle="", label=f"class {c}")
                 for c in classes]
+    if unlabelled_drawn:
+        handles.append(Line2D([], [], color="0.35", marker=_UNLABELLED, linestyle="",
+                              label="unlabelled"))
     ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.8)
     ax.set_title(title)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
 
 
-def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before=None,
-                 method="pca", random_state=0, ax=None, *, max_points=None):
+def _split_domains(model, X, X_target, y, y_target, sample_domain):
+    """The per-row form of plot_domains: split X (and y) by sample_domain."""
+    if X_target is not None or y_target is not None:
+        raise ValueError("With sample_domain, pass all rows as X (and their labels as y_source); "
+                         "X_target and y_target are not used.")
+    sd = np.asarray(sample_domain).reshape(-1)
+    if len(sd) != len(X):
+        raise ValueError(f"sample_domain has {len(sd)} values for {len(X)} rows.")
+    target = sd < 0
+    y = _check_labels(y, X, "y_source")
+    if y is not None:
+        final = final_step(model)
+        if hasattr(final, "_labelled_mask"):
+            unlabelled = ~final._labelled_mask(y)
+            y = np.where(unlabelled, None, y.astype(object))
+    return (take_rows(X, ~target), take_rows(X, target),
+            None if y is None else y[~target], None if y is None else y[target])
+
+
+def plot_domains(model, X_source, X_target=None, y_source=None, y_target=None, before=None,
+                 method="pca", random_state=0, ax=None, *, sample_domain=None, max_points=None):
     """Scatter both domains in the model's feature space, projected to 2-D.
 
     The rows are passed through the feature extractor (``model.transform``;
     for a Pipeline its first steps, then the final DANNClassifier), source
     and target features are stacked and projected to two dimensions together
     (PCA, or t-SNE on request). Colour shows the domain (source blue, target
-    orange); where labels are given, the marker shows the class. Aligned
-    domains overlap while the classes stay apart.
+    orange); where labels are given, the marker shows the class, and
+    unlabelled rows are crosses. Aligned domains overlap while the classes
+    stay apart.
+
+    The domains can also be given per row: ``plot_domains(model, X,
+    y_source=y, sample_domain=sample_domain)`` takes rows with a negative
+    ``sample_domain`` as target rows, and ``y`` (optional, one label per row
+    of ``X``) for the markers, with the model's unlabelled marker on
+    unlabelled rows.
 
     With ``before`` (typically the same network trained on the source alone,
     ``lambda_max=0``) the two models are drawn side by side, before on the
@@ -241,9 +277,12 @@ def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before
     model : DANNClassifier or Pipeline ending in one
         Fitted model.
     X_source, X_target : array-like
-        Rows (or images) of each domain, as the model takes them.
+        Rows (or images) of each domain, as the model takes them. With
+        ``sample_domain``, ``X_source`` holds the rows of all domains and
+        ``X_target`` is not given.
     y_source, y_target : array-like of shape (n_source,) / (n_target,), optional
         Class labels, for the markers (target labels only for evaluation).
+        With ``sample_domain``, ``y_source`` labels every row of ``X_source``.
     before : DANNClassifier or Pipeline ending in one, optional
         A second fitted model to draw on the left, e.g. a source-only one.
     method : {"pca", "tsne"} or estimator, default="pca"
@@ -254,6 +293,8 @@ def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before
         Seed of the projection (and of the subsample of ``max_points``).
     ax : matplotlib Axes, or a sequence of 2 Axes with ``before``, optional
         Where to draw; ``None``: a new figure.
+    sample_domain : array-like of int, optional
+        Each row's domain (positive: source, negative: target).
     max_points : int, optional
         Draw at most this many rows of each domain (a random subset); useful
         with ``method="tsne"`` on large sets. ``None``: all rows.
@@ -286,10 +327,15 @@ def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before
     >>> [ax.get_title() for ax in fig.axes]
     ['source only (λ_max = 0)', 'DANN (λ_max = 1)']
     >>> [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
-    ['source', 'target', 'class 0', 'class 1']
+    ['source', 'target', 'class 0', 'class 1', 'unlabelled']
     >>> plt.close(fig)
     """
     plt = _pyplot()
+    if sample_domain is not None:
+        X_source, X_target, y_source, y_target = _split_domains(
+            model, X_source, X_target, y_source, y_target, sample_domain)
+    elif X_target is None:
+        raise ValueError("plot_domains needs X_target, or sample_domain to find the target rows.")
     n_source, n_target = len(X_source), len(X_target)
     y_source = _check_labels(y_source, X_source, "y_source")
     y_target = _check_labels(y_target, X_target, "y_target")
@@ -304,7 +350,8 @@ def plot_domains(model, X_source, X_target, y_source=None, y_target=None, before
             X_target = take_rows(X_target, keep)
             y_target = None if y_target is None else y_target[keep]
         n_source, n_target = len(X_source), len(X_target)
-    labelled = [y for y in (y_source, y_target) if y is not None]
+    labelled = [y[np.array([v is not None for v in y], dtype=bool)] for y in (y_source, y_target)
+                if y is not None]
     classes = list(np.unique(np.concatenate(labelled))) if labelled else []
 
     models = [model] if before is None else [before, model]

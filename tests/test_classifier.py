@@ -242,10 +242,17 @@ def test_instance_with_routed_parameters_is_an_error(moons):
         DANNClassifier(extractor=nn.Linear(2, 4), extractor__bias=False).fit(Xs, ys, Xt)
 
 
-def test_unknown_parameter_is_reported_by_fit(moons):
-    clf = DANNClassifier(lamda_max=1.0)
-    with pytest.raises(TypeError, match="lamda_max"):
-        clf.fit(*moons[:3])
+def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
+    # Stored silently, it would be dropped by clone() and GridSearchCV would
+    # quietly train the default.
+    with pytest.raises(TypeError, match="'lamda_max'.*Did you mean 'lambda_max'"):
+        DANNClassifier(lamda_max=0.0)
+    with pytest.raises(ValueError, match="Invalid parameter 'lamda_max'"):
+        DANNClassifier().set_params(lamda_max=3)
+    with pytest.raises(ValueError, match="Invalid parameter 'extractr__hidden_sizes'"):
+        DANNClassifier().set_params(extractr__hidden_sizes=(3,))
+    clf = clone(DANNClassifier(lambda_max=0.0, extractor__hidden_sizes=(5,)))
+    assert clf.lambda_max == 0.0 and clf.get_params()["extractor__hidden_sizes"] == (5,)
 
 
 @pytest.mark.parametrize("params, match", [
@@ -367,7 +374,7 @@ def test_one_class_and_only_marker_labels(moons):
     Xs, ys, Xt, _ = moons
     with pytest.raises(ValueError, match="class"):
         DANNClassifier().fit(Xs, np.zeros(300, int), Xt)
-    with pytest.raises(ValueError, match="only the unlabeled marker"):
+    with pytest.raises(ValueError, match="no labelled rows"):
         DANNClassifier().fit(Xs, -np.ones(300, int))
 
 
@@ -463,9 +470,11 @@ def test_partial_fit_continues_the_schedules(moons):
 def test_warm_start_keeps_training_the_same_network(moons, fast):
     Xs, ys, Xt, _ = moons
     clf = DANNClassifier(warm_start=True, **fast).fit(Xs, ys, Xt)
-    module = clf.net_.module_
     clf.fit(Xs, ys, Xt)
-    assert clf.net_.module_ is module and len(clf.history_) == 6
+    twice = DANNClassifier(**{**fast, "max_epochs": 6}).partial_fit(Xs, ys, Xt, epochs=0)
+    for _ in range(6):
+        twice.partial_fit(Xs, ys, Xt)
+    assert len(clf.history_) == 6 and clf.history_[-1, "steps"] == 6 * 10
     with pytest.raises(ValueError, match="features"):
         clf.fit(np.c_[Xs, Xs], ys, np.c_[Xt, Xt])
 
@@ -503,15 +512,17 @@ def test_verbose_two_shows_a_progress_bar(moons, fast, capsys):
     class CountingBar(DANNProgressBar):
         def on_batch_end(self, net, **kwargs):
             super().on_batch_end(net, **kwargs)
-            updates.append(self.pbar_.n)
+            updates.append(self.bar_.n)
 
     clf = DANNClassifier(verbose=2, **fast)
     clf.fit(Xs, ys, Xt)
     captured = capsys.readouterr()
-    assert "0/10" in captured.err  # the bar knows the steps per epoch
+    # One bar over the whole fit, in steps (3 epochs of 10), with λ and the losses.
+    assert "0/30" in captured.err and "30/30" in captured.err and "λ=" in captured.err
+    assert captured.err.count("  0%|") == 1  # one bar, not one per epoch
     assert "label_loss" in captured.out
     clf.set_params(verbose=1, callbacks=[CountingBar()]).fit(Xs, ys, Xt)
-    assert updates == list(range(1, 11)) * 3
+    assert updates == list(range(1, 31))
 
 
 def test_warm_start_follows_a_change_of_verbose(moons, fast, capsys):
@@ -530,7 +541,7 @@ def test_loading_params_with_history_resumes_the_schedules(moons, fast, tmp_path
     b = DANNClassifier(**{**fast, "max_epochs": 4}).partial_fit(Xs, ys, Xt, epochs=0)
     b.net_.load_params(f_params=tmp_path / "p.pt", f_optimizer=tmp_path / "o.pt",
                        f_history=tmp_path / "h.json")
-    assert b.net_.steps_done_ == a.net_.steps_done_ == 40
+    assert b.net_.progress_.steps == a.net_.progress_.steps == 40
     assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
 
 

@@ -5,56 +5,21 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from skdann import DANNClassifier, DANNModule, DANNNet, DomainHead, LabelHead, MLPExtractor
-from skdann._data import DomainBatchIterator, DomainData
+from skdann import DANNClassifier, DANNNet
+from skdann._batching import DomainData
 
 
 def _net(**kwargs):
     torch.manual_seed(0)
-    module = DANNModule(MLPExtractor(2, (8,)), LabelHead(8, 2), DomainHead(8))
-    return DANNNet(module, verbose=0, **{"max_epochs": 2, "batch_size": 4, **kwargs}).initialize()
+    params = {"input_shape": (2,), "n_outputs": 2, "extractor__hidden_sizes": (8,),
+              "max_epochs": 2, "batch_size": 4, "verbose": 0, **kwargs}
+    return DANNNet(**params).initialize()
 
 
 def _data(n_source=10, n_target=6):
     g = torch.Generator().manual_seed(0)
-    return DomainData(torch.randn(n_source, 2, generator=g), torch.arange(n_source) % 2,
-                      torch.randn(n_target, 2, generator=g) + 3)
-
-
-def test_every_step_sees_equal_source_and_target_batches():
-    it = DomainBatchIterator(_data(10, 3), batch_size=4, device=torch.device("cpu"), seed=0,
-                             resident=True)
-    batches = list(it)
-    assert len(batches) == len(it) == 3  # ceil(10 / 4): one pass over the source
-    assert all(xs.shape == (4, 2) and ys.shape == (4,) and xt.shape == (4, 2)
-               for xs, ys, xt in batches)
-
-
-def test_source_rows_are_each_seen_once_per_epoch_and_target_rows_cycle():
-    data = _data(8, 3)
-    it = DomainBatchIterator(data, batch_size=4, device=torch.device("cpu"), seed=0, resident=True)
-    seen = torch.cat([xs for xs, _, _ in it])
-    assert sorted(seen[:, 0].tolist()) == sorted(data.source[:, 0].tolist())
-    targets = torch.cat([xt for _, _, xt in it])
-    counts = np.unique(targets[:, 0].numpy(), return_counts=True)[1]
-    assert len(counts) == 3 and counts.max() - counts.min() <= 1
-
-
-def test_stacked_rows_are_selected_without_copies():
-    X = torch.arange(12.0).reshape(6, 2)
-    data = DomainData(X, torch.tensor([0, 1, 0]), X, torch.tensor([0, 2, 4]), torch.tensor([1, 3, 5]))
-    it = DomainBatchIterator(data, batch_size=3, device=torch.device("cpu"), seed=0, resident=True)
-    ((xs, ys, xt),) = list(it)
-    assert set(xs[:, 0].tolist()) == {0.0, 4.0, 8.0} and set(xt[:, 0].tolist()) == {2.0, 6.0, 10.0}
-    assert sorted(zip(xs[:, 0].tolist(), ys.tolist())) == [(0.0, 0), (4.0, 1), (8.0, 0)]
-
-
-def test_uint8_batches_are_scaled_on_the_fly():
-    X = torch.full((4, 1, 2, 2), 255, dtype=torch.uint8)
-    it = DomainBatchIterator(DomainData(X, torch.tensor([0, 1, 0, 1])), batch_size=4,
-                             device=torch.device("cpu"), seed=0, resident=True)
-    ((xs, _, xt),) = list(it)
-    assert xs.dtype == torch.float32 and torch.all(xs == 1.0) and xt is None
+    return DomainData.from_domains(torch.randn(n_source, 2, generator=g), torch.arange(n_source) % 2,
+                                   torch.randn(n_target, 2, generator=g) + 3)
 
 
 def test_schedules_are_applied_before_every_step():
@@ -71,26 +36,44 @@ def test_schedules_are_applied_before_every_step():
     assert [lam for lam, _ in seen] == pytest.approx([2.0 * (2 / (1 + np.exp(-10 * p)) - 1)
                                                       for p in progress])
     assert [lr for _, lr in seen] == pytest.approx([0.1 / (1 + 10 * p) ** 0.75 for p in progress])
-    assert net.steps_done_ == steps
+    assert net.progress_.steps == steps and net.history[-1, "steps"] == steps
+
+
+def test_warmup_keeps_lambda_at_zero_then_runs_the_schedule_over_the_rest():
+    seen = []
+
+    class Spy(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            seen.append(net.lambda_)
+
+    net = _net(callbacks=[Spy()], warmup=0.5, max_epochs=4)
+    net.fit_loop(_data())
+    assert seen[:6] == [0.0] * 6  # half of 12 steps
+    assert seen[7] == pytest.approx(2 / (1 + np.exp(-10 * (1 / 12) / 0.5)) - 1)
 
 
 def test_domain_loss_labels_source_zero_and_target_one():
     net = _net()
-    logits = torch.tensor([-20.0, -20.0, 20.0, 20.0])
-    assert net.get_domain_loss(logits, 2).item() < 1e-6
-    assert net.get_domain_loss(-logits, 2).item() > 10
+    net.fit_loop(_data(), epochs=0)  # sets the batch layout: 4 source rows then 4 target rows
+    logits = torch.tensor([-20.0] * 4 + [20.0] * 4)
+    assert net.get_domain_loss(logits, net.domain_labels_, net.domain_weights_).item() < 1e-6
+    assert net.get_domain_loss(-logits, net.domain_labels_, net.domain_weights_).item() > 10
+    assert net.domain_weights_.sum().item() == pytest.approx(1.0)
 
 
-def test_overriding_a_step_changes_training(moons):
+def test_label_smoothing_moves_domain_labels_off_zero_and_one():
+    net = _net(domain_label_smoothing=0.2)
+    net.fit_loop(_data(), epochs=0)
+    assert sorted(set(net.domain_labels_.tolist())) == pytest.approx([0.1, 0.9])
+
+
+def test_overriding_a_step_changes_training():
     class NoDomainLoss(DANNNet):
-        def get_domain_loss(self, domain_logits, n_source):
+        def get_domain_loss(self, domain_logits, targets, weights):
             return domain_logits.sum() * 0.0
 
-    net = NoDomainLoss(DANNModule(MLPExtractor(2, (8,)), LabelHead(8, 2), DomainHead(8)),
-                       max_epochs=2, batch_size=32, verbose=0).initialize()
-    Xs, ys, Xt, _ = moons
-    net.fit_loop(DomainData(torch.as_tensor(Xs, dtype=torch.float32), torch.as_tensor(ys),
-                            torch.as_tensor(Xt, dtype=torch.float32)))
+    net = NoDomainLoss(input_shape=(2,), n_outputs=2, max_epochs=2, batch_size=4).initialize()
+    net.fit_loop(_data())
     assert net.history[-1, "domain_loss"] == 0.0
 
 
@@ -101,6 +84,7 @@ def test_history_has_no_per_batch_loss_sync_but_epoch_aggregates(moons):
     assert row["batches"] == []
     assert row["train_loss"] == pytest.approx(row["label_loss"] + row["domain_loss"])
     assert row["train_batch_count"] == int(np.ceil(300 / clf.batch_size))
+    assert 0 <= row["domain_acc"] <= 1 and row["progress"] == 1.0
 
 
 def test_per_step_hooks_reach_the_callbacks_that_define_them():
@@ -128,14 +112,78 @@ def test_per_step_hooks_reach_the_callbacks_that_define_them():
 def test_continued_training_draws_new_batch_orders():
     net = _net()
     data = _data()
-    first = [xs.clone() for xs, _, _ in net.get_iterator(data)]
+    first = [X.clone() for X, _, _ in net.get_iterator(data)]
     net.fit_loop(data, epochs=1)
-    again = [xs.clone() for xs, _, _ in net.get_iterator(data)]
+    again = [X.clone() for X, _, _ in net.get_iterator(data)]
     assert not all(torch.equal(a, b) for a, b in zip(first, again))
 
 
-def test_moving_data_to_a_device_makes_float32_once_and_keeps_shared_rows_shared():
-    X = torch.zeros(6, 2, dtype=torch.float64)
-    data = DomainData(X, torch.tensor([0, 1, 0]), X, torch.tensor([0, 2, 4]), torch.tensor([1, 3, 5]))
-    moved = data.to(torch.device("cpu"))
-    assert moved.source.dtype == torch.float32 and moved.target is moved.source
+def test_domain_head_learns_at_its_own_rate():
+    net = _net(domain_lr_factor=10.0, lr=0.01)
+    domain = {id(p) for p in net.module_.domain_head.parameters()}
+    lr_of = {id(p): g["lr"] for g in net.optimizer_.param_groups for p in g["params"]}
+    assert [lr_of[i] for i in domain] == pytest.approx([0.1] * len(domain))
+    others = [v for k, v in lr_of.items() if k not in domain]
+    assert others == pytest.approx([0.01] * len(others)) and others
+    assert len(lr_of) == len(list(net.module_.parameters()))
+
+
+def test_an_interrupted_epoch_still_gets_a_complete_history_row():
+    class Stop(Callback):
+        def on_batch_end(self, net, **kwargs):
+            if net.progress_.steps == 4:
+                raise KeyboardInterrupt
+
+    net = _net(callbacks=[Stop()])
+    net.partial_fit(_data())  # skorch's partial_fit keeps what was trained
+    row = net.history[-1]
+    assert row["train_batch_count"] == 1 and np.isfinite(row["domain_acc"])
+    assert row["steps"] == 4
+
+
+def test_averaged_weights_are_what_prediction_uses():
+    net = _net(averaging="ema", averaging_start=0.0, max_epochs=3)
+    net.fit_loop(_data())
+    assert net.averaged_module_ is not None
+    x = torch.randn(5, 2)
+    assert torch.allclose(net.predict_outputs(x), net.averaged_module_.module.eval()(x))
+    assert not torch.allclose(net.predict_outputs(x), net.module_.eval()(x))
+    # the average is never trained by the optimizer
+    trained = {id(p) for g in net.optimizer_.param_groups for p in g["params"]}
+    assert not trained & {id(p) for p in net.averaged_module_.parameters()}
+
+
+def test_iwdan_class_weights_follow_the_target_class_proportions():
+    # Source: balanced; target: 90 % class 1. The labels are a threshold the
+    # network learns at once, so its target predictions reveal the shift.
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(400) % 2
+    Xs = torch.randn(400, 2, generator=g) + 4 * ys[:, None].float()
+    yt = (torch.rand(400, generator=g) < 0.9).long()
+    Xt = torch.randn(400, 2, generator=g) + 4 * yt[:, None].float()
+    net = _net(label_shift="iwdan", lambda_max=0.0, max_epochs=20, batch_size=64, lr=0.01)
+    net.fit_loop(DomainData.from_domains(Xs, ys, Xt))
+    w = net.class_weights_.cpu().numpy()
+    assert w[1] > 1.4 and w[0] < 0.6  # true ratio: 1.8 and 0.2
+
+
+def test_failed_load_leaves_the_net_as_it_was(tmp_path):
+    net = _net()
+    net.fit_loop(_data())
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    other = _net(extractor__hidden_sizes=(8, 3))
+    other.save_params(f_params=tmp_path / "other.pt")
+    with pytest.raises(RuntimeError):
+        net.load_params(f_params=tmp_path / "other.pt")
+    after = net.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_save_and_load_restore_the_schedule_position(tmp_path):
+    net = _net()
+    net.fit_loop(_data())
+    net.save_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    fresh = _net()
+    fresh.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    assert fresh.progress_.steps == net.progress_.steps == 6
+    assert fresh.progress() == net.progress()

@@ -164,7 +164,21 @@ def test_domains_source_labels_only(data, models):
     Xs, ys, Xt, _ = data
     ax = plot_domains(models[0], Xs, Xt, y_source=ys).axes[0]
     assert _points(ax) == [np.sum(ys == 0), np.sum(ys == 1), len(Xt)]
-    assert len(_legend_texts(ax)) == 4
+    assert _legend_texts(ax) == ["source", "target", "class 0", "class 1", "unlabelled"]
+    # Unlabelled target rows must not share the marker of class 0 (or 1).
+    paths = [c.get_paths()[0] for c in ax.collections]
+    assert not any(np.array_equal(paths[2].vertices, p.vertices) for p in paths[:2])
+
+
+def test_domains_from_sample_domain_split_rows_and_mark_the_unlabelled(data, models):
+    Xs, ys, Xt, _ = data
+    X, y = np.vstack([Xs, Xt]), np.r_[ys, np.full(len(Xt), -1)]
+    sd = np.r_[np.ones(len(Xs), int), -np.ones(len(Xt), int)]
+    ax = plot_domains(models[0], X, y_source=y, sample_domain=sd).axes[0]
+    assert _points(ax) == [np.sum(ys == 0), np.sum(ys == 1), len(Xt)]
+    assert _legend_texts(ax)[-1] == "unlabelled"
+    with pytest.raises(ValueError, match="X_target"):
+        plot_domains(models[0], X, Xt, sample_domain=sd)
 
 
 def test_domains_before_and_after_side_by_side(data, models):
@@ -175,7 +189,7 @@ def test_domains_before_and_after_side_by_side(data, models):
     assert [ax.get_title() for ax in fig.axes] == ["source only (λ_max = 0)", "DANN (λ_max = 1)"]
     for ax in fig.axes:
         assert sum(_points(ax)) == len(Xs) + len(Xt)
-        assert len(_legend_texts(ax)) == 4
+        assert len(_legend_texts(ax)) == 5
     # Each panel has its own projection of its own model's features.
     left, right = (np.vstack([c.get_offsets() for c in ax.collections]) for ax in fig.axes)
     assert not np.allclose(left, right)

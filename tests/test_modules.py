@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from skdann import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor
+from skdann import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor, Standardize
 
 
 def test_mlp_extractor_output_width_is_the_last_hidden_size():
@@ -52,11 +52,35 @@ def test_cnn_extractor_rejects_images_too_small_even_when_padded():
         CNNExtractor((1, 3, 3))
 
 
-def test_module_concatenates_source_and_target_for_the_domain_head():
+def test_module_predicts_labels_and_gives_one_domain_logit_per_row():
     m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 3), DomainHead(4))
-    label_logits, domain_logits = m(torch.zeros(5, 2), torch.ones(7, 2))
-    assert label_logits.shape == (5, 3) and domain_logits.shape == (12,)
     assert m(torch.zeros(5, 2)).shape == (5, 3)
+    assert m.domain_logits(m.features(torch.ones(7, 2))).shape == (7,)
+    several = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 3), DomainHead(4, n_outputs=3))
+    assert several.domain_logits(several.features(torch.ones(7, 2))).shape == (7, 3)
+
+
+def test_standardize_layer_applies_stored_statistics_and_travels_with_the_module():
+    m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 2), DomainHead(4), input_shape=(2,))
+    x = torch.tensor([[3.0, 5.0]])
+    before = m.features(x)
+    m.standardize.set_statistics(torch.tensor([3.0, 5.0]), torch.tensor([2.0, 0.0]))
+    assert torch.equal(m.standardize(x), torch.zeros(1, 2))  # zero scale counts as 1
+    assert not torch.equal(m.features(x), before)
+    assert {"standardize.mean", "standardize.scale"} <= set(m.state_dict())
+    images = Standardize((3, 4, 4))
+    images.set_statistics(torch.tensor([0.0, 1.0, 2.0]), torch.ones(3))
+    assert images(torch.ones(1, 3, 4, 4))[0, :, 0, 0].tolist() == [1.0, 0.0, -1.0]
+
+
+def test_an_extractor_returning_a_tuple_is_a_clear_error():
+    class Pair(torch.nn.Module):
+        def forward(self, x):
+            return x, x
+
+    m = DANNModule(Pair(), LabelHead(2, 2), DomainHead(2))
+    with pytest.raises(TypeError, match="one tensor"):
+        m.features(torch.zeros(3, 2))
 
 
 def test_module_reverses_only_the_gradient_into_the_extractor():

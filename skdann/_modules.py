@@ -1,4 +1,8 @@
-"""The DANN network: feature extractor, label head, domain head behind a GRL."""
+"""The network parts of DANN: extractors, heads, input standardisation, the composite module.
+
+These are plain ``torch.nn.Module`` classes; the training loop that drives them
+lives in :mod:`skdann._net`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from torch import nn
 
 from ._grl import GradientReversal
 
-__all__ = ["MLPExtractor", "CNNExtractor", "LabelHead", "DomainHead", "DANNModule"]
+__all__ = ["MLPExtractor", "CNNExtractor", "LabelHead", "DomainHead", "Standardize", "DANNModule"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU, "elu": nn.ELU}
 
@@ -42,7 +46,7 @@ class MLPExtractor(nn.Module):
     Parameters
     ----------
     n_features : int
-        Number of input features (filled in by ``DANNClassifier``).
+        Number of input features (filled in by the estimator).
     hidden_sizes : sequence of int, default=(64, 64)
         Widths of the hidden layers; the last one is the feature dimension.
     activation : str or nn.Module class, default="relu"
@@ -98,7 +102,7 @@ class CNNExtractor(nn.Module):
     Parameters
     ----------
     input_shape : tuple of int
-        ``(channels, height, width)`` (filled in by ``DANNClassifier``).
+        ``(channels, height, width)`` (filled in by the estimator).
     channels : tuple of int, default=(32, 48)
         Feature maps of the two convolutions.
     kernel_size : int, default=5
@@ -173,14 +177,15 @@ class CNNExtractor(nn.Module):
 
 
 class LabelHead(nn.Module):
-    """Default label predictor: an optional MLP ending in one logit per class.
+    """Default label predictor: an optional MLP ending in one output per class (or target).
 
     Parameters
     ----------
     in_features : int
-        Feature dimension (filled in by ``DANNClassifier``).
+        Feature dimension (filled in by the estimator).
     n_classes : int
-        Number of classes (filled in by ``DANNClassifier``).
+        Number of outputs: classes of a classifier, targets of a regressor
+        (filled in by the estimator).
     hidden_sizes : sequence of int, default=()
         Hidden layers before the output layer.
     activation : str or nn.Module class, default="relu"
@@ -223,35 +228,42 @@ class DomainHead(nn.Module):
 
     A single logit trained with binary cross-entropy. (A softmax over one
     unit is constantly 1 and trains nothing: a defect measured in a peer
-    library.)
+    library.) With ``n_outputs > 1`` (one logit per domain, to tell several
+    domains apart) it ends in ``n_outputs`` logits for a cross-entropy.
 
     Parameters
     ----------
     in_features : int
-        Feature dimension (filled in by ``DANNClassifier``).
+        Width of the head's input (filled in by the estimator: the feature
+        dimension, or what the adversary feeds the head).
     hidden_sizes : sequence of int, default=(64,)
         Hidden layers before the output logit.
     activation : str or nn.Module class, default="relu"
         Non-linearity of the hidden layers.
     dropout : float, default=0.0
         Dropout after each hidden activation.
+    n_outputs : int, default=1
+        Number of logits (filled in by the estimator).
 
     Examples
     --------
     >>> import torch
     >>> DomainHead(8)(torch.zeros(4, 8)).shape
     torch.Size([4])
+    >>> DomainHead(8, n_outputs=3)(torch.zeros(4, 8)).shape
+    torch.Size([4, 3])
     """
 
     def __init__(self, in_features: int, hidden_sizes: Sequence[int] = (64,),
-                 activation="relu", dropout: float = 0.0) -> None:
+                 activation="relu", dropout: float = 0.0, n_outputs: int = 1) -> None:
         super().__init__()
         layers = _mlp(in_features, hidden_sizes, activation, dropout)
         width = int(hidden_sizes[-1]) if len(hidden_sizes) else in_features
-        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.n_outputs = int(n_outputs)
+        self.net = nn.Sequential(*layers, nn.Linear(width, self.n_outputs))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Return one logit per row, shape ``(n,)``; positive means "target".
+        """Return the domain logits: shape ``(n,)`` (positive means "target"), or ``(n, n_outputs)``.
 
         Parameters
         ----------
@@ -263,37 +275,99 @@ class DomainHead(nn.Module):
         torch.Tensor
             Domain logits.
         """
-        return self.net(z).reshape(-1)
+        out = self.net(z)
+        return out.reshape(-1) if self.n_outputs == 1 else out
+
+
+class Standardize(nn.Module):
+    """Subtract a mean and divide by a scale, per feature or per image channel.
+
+    The first layer of :class:`DANNModule` when the estimator standardises
+    its inputs (``standardize=True``): the statistics are computed on the
+    rows of both domains at fit time and stored as buffers, so they travel
+    with the model (pickles, devices) and apply in prediction too. The
+    identity until :meth:`set_statistics` is called.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one input row: ``(n_features,)`` or ``(C, H, W)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> s = Standardize((2,))
+    >>> s.set_statistics(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))
+    >>> s(torch.tensor([[3.0, 6.0]]))
+    tensor([[1., 1.]])
+    """
+
+    def __init__(self, shape: Sequence[int]) -> None:
+        super().__init__()
+        # One value per feature, or per channel broadcast over (H, W).
+        stat_shape = (int(shape[0]),) if len(shape) == 1 else (int(shape[0]), 1, 1)
+        self.register_buffer("mean", torch.zeros(stat_shape))
+        self.register_buffer("scale", torch.ones(stat_shape))
+        self.active = False
+
+    def set_statistics(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        """Store per-feature (or per-channel) ``mean`` and ``scale`` and switch on.
+
+        Zero scales (constant features) are replaced by 1.
+        """
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        self.mean.copy_(mean.reshape(self.mean.shape))
+        self.scale.copy_(scale.reshape(self.scale.shape))
+        self.active = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return ``(x - mean) / scale`` (``x`` unchanged while inactive)."""
+        if not self.active:
+            return x
+        return (x - self.mean) / self.scale
 
 
 class DANNModule(nn.Module):
-    """The three parts of DANN in one module.
+    """The parts of DANN in one module.
+
+    The training loop (:class:`skdann.DANNNet`) calls :meth:`features` on a
+    whole batch (source rows first, then target rows), the label head on the
+    labelled rows and :meth:`domain_logits` on what the adversary makes of the
+    features; ``forward`` is what prediction uses.
 
     Parameters
     ----------
     extractor : nn.Module
         Feature extractor ``G_f``; its output is flattened to 2-D.
     label_head : nn.Module
-        Label predictor ``G_y`` on the features (one logit per class).
+        Label predictor ``G_y`` on the features (one output per class, or per
+        regression target).
     domain_head : nn.Module
-        Domain classifier ``G_d`` (one logit per row), fed through ``grl``.
+        Domain classifier ``G_d``, fed through ``grl``.
+    input_shape : tuple of int, optional
+        Shape of one input row; when given, a :class:`Standardize` layer is
+        put in front of the extractor (inactive until its statistics are set).
 
     Attributes
     ----------
     grl : GradientReversal
         The gradient reversal layer; its ``lambda_`` follows the schedule.
+    standardize : Standardize or None
+        Input standardisation, when ``input_shape`` was given.
 
     Examples
     --------
     >>> import torch
     >>> m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 3), DomainHead(4))
-    >>> label_logits, domain_logits = m(torch.zeros(5, 2), torch.zeros(7, 2))
-    >>> label_logits.shape, domain_logits.shape
-    (torch.Size([5, 3]), torch.Size([12]))
+    >>> z = m.features(torch.zeros(5, 2))
+    >>> m.label_head(z).shape, m.domain_logits(z).shape
+    (torch.Size([5, 3]), torch.Size([5]))
     """
 
-    def __init__(self, extractor: nn.Module, label_head: nn.Module, domain_head: nn.Module) -> None:
+    def __init__(self, extractor: nn.Module, label_head: nn.Module, domain_head: nn.Module,
+                 input_shape: Sequence[int] | None = None) -> None:
         super().__init__()
+        self.standardize = None if input_shape is None else Standardize(input_shape)
         self.extractor = extractor
         self.label_head = label_head
         self.domain_head = domain_head
@@ -312,43 +386,44 @@ class DANNModule(nn.Module):
         torch.Tensor
             Features.
         """
+        if self.standardize is not None:
+            x = self.standardize(x)
         z = self.extractor(x)
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(
+                f"The extractor must return one tensor of features, got {type(z).__name__}; "
+                "wrap it so that forward() returns only the features."
+            )
         return z.reshape(z.shape[0], -1) if z.dim() != 2 else z
 
-    def domain_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Return domain logits of features ``z`` (through the GRL).
+    def domain_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Return the domain head's logits of ``h`` (the adversary's input), through the GRL.
 
         Parameters
         ----------
-        z : torch.Tensor
-            Features.
+        h : torch.Tensor
+            Input of the domain head.
 
         Returns
         -------
         torch.Tensor
-            One logit per row; positive means "target".
+            One logit per row (positive means "target"), or one per domain.
         """
-        return self.domain_head(self.grl(z)).reshape(-1)
+        out = self.domain_head(self.grl(h))
+        # A head ending in Linear(..., 1) gives (n, 1): one logit per row.
+        return out.reshape(-1) if out.dim() == 2 and out.shape[1] == 1 else out
 
-    def forward(self, x: torch.Tensor, x_target: torch.Tensor | None = None):
-        """Label logits of ``x``; with ``x_target``, also domain logits of both.
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Label head outputs of ``x`` (what prediction uses).
 
         Parameters
         ----------
         x : torch.Tensor
-            Source (or any) batch.
-        x_target : torch.Tensor, optional
-            Target batch. Source and target go through the extractor as one
-            concatenated batch, as in the paper's implementation.
+            Input batch.
 
         Returns
         -------
-        torch.Tensor or tuple of torch.Tensor
-            ``label_logits`` of ``x``; with ``x_target``, ``(label_logits,
-            domain_logits)`` where ``domain_logits`` covers ``x`` then
-            ``x_target``.
+        torch.Tensor
+            Logits (classification) or predictions (regression).
         """
-        if x_target is None:
-            return self.label_head(self.features(x))
-        z = self.features(torch.cat([x, x_target], dim=0))
-        return self.label_head(z[: x.shape[0]]), self.domain_logits(z)
+        return self.label_head(self.features(x))
