@@ -169,8 +169,10 @@ class CDANAdversary(Adversary):
         self.entropy = bool(entropy)
         self.max_map_features = int(max_map_features)
         self.random_dim = int(random_dim)
-        self.random_features: torch.Tensor | None = None
-        self.random_classes: torch.Tensor | None = None
+        # Drawn by build() when the map is randomized; buffers, so that they
+        # move to the device and are saved with the network.
+        self.register_buffer("random_features", None)
+        self.register_buffer("random_classes", None)
 
     def build(self, n_features: int, n_outputs: int) -> int:
         """``n_features · n_classes``, or ``random_dim`` (drawing the random matrices)."""

@@ -86,6 +86,13 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     #: Optimisation steps that ``max_epochs="auto"`` aims for.
     AUTO_STEPS = 2000
 
+    # With scikit-learn's metadata routing, sample_domain (skada's
+    # convention) reaches fit and the prediction methods without a
+    # set_*_request call: it is what a domain-adaptation model is for.
+    __metadata_request__fit = {"sample_domain": True}
+    __metadata_request__partial_fit = {"sample_domain": True}
+    __metadata_request__transform = {"sample_domain": True}
+
     _parameter_constraints: dict = {
         "extractor": [None, nn.Module, callable],
         "label_head": [None, nn.Module, callable],
@@ -574,7 +581,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         was_training = module.training
         module.eval()
         with torch.no_grad():
-            z = module.features(torch.zeros((1, *row_shape), device=torch.device(net.device)))
+            z = module.features(torch.zeros((1, *row_shape), dtype=torch.float32,
+                                            device=torch.device(net.device)))
         module.train(was_training)
         return int(z.shape[1])
 

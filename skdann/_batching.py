@@ -365,7 +365,8 @@ class DomainBatchIterator:
         y = torch.cat([data.y[g.block].index_select(0, r) for g, r in labelled])
         w = None
         if any(data.weight[g.block] is not None for g, _ in labelled):
-            w = torch.cat([torch.ones(len(r), device=r.device) if data.weight[g.block] is None
+            w = torch.cat([torch.ones(len(r), dtype=torch.float32, device=r.device)
+                           if data.weight[g.block] is None
                            else data.weight[g.block].index_select(0, r) for g, r in labelled])
             w = self._send(w, convert=False)
         return DomainBatch(self._send(X), self._send(y, convert=False), w)
@@ -384,14 +385,29 @@ class DomainBatchIterator:
             stream.load_state_dict(s)
 
 
+#: Prediction batches are padded to at least this many rows: BLAS computes
+#: very small matrices with other kernels (on x86 CPUs below about 10 rows),
+#: whose float32 rounding would make a row's prediction depend on how many
+#: rows it is predicted with.
+MIN_CHUNK_ROWS = 32
+
+
 def iter_chunks(X: torch.Tensor, chunk_size: int, device: torch.device):
-    """Yield consecutive row chunks of ``X`` as float32 on ``device``."""
+    """Yield ``(chunk, n_rows)``: consecutive row chunks of ``X`` as float32 on ``device``.
+
+    A chunk of fewer than :data:`MIN_CHUNK_ROWS` rows is padded (with copies
+    of its first row) so that predictions do not depend on the chunking;
+    ``n_rows`` says how many of its rows are real.
+    """
     pin = device.type == "cuda" and X.device.type == "cpu"
     for start in range(0, X.shape[0], chunk_size):
         x = X[start:start + chunk_size]
+        n = x.shape[0]
+        if n < MIN_CHUNK_ROWS:
+            x = torch.cat([x, x[:1].expand(MIN_CHUNK_ROWS - n, *x.shape[1:])])
         if pin:
             x = x.pin_memory()
-        yield to_model_input(x, device, non_blocking=pin)
+        yield to_model_input(x, device, non_blocking=pin), n
 
 
 def place_data(data: DomainData, device: torch.device, data_on_device) -> tuple[DomainData, bool]:

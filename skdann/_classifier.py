@@ -22,6 +22,10 @@ __all__ = ["DANNClassifier"]
 class DANNClassifier(ClassifierMixin, BaseDANN):
     __doc__ = None  # set below, from the shared parameter documentation
 
+    __metadata_request__predict = {"sample_domain": True}
+    __metadata_request__predict_proba = {"sample_domain": True}
+    __metadata_request__predict_log_proba = {"sample_domain": True}
+
     _parameter_constraints: dict = {
         **BaseDANN._parameter_constraints,
         "unlabeled_marker": [None, numbers.Integral, str],

@@ -349,6 +349,8 @@ def _separate(estimator, Xs, ys, Xt, sample_weight, kind, reset) -> FitData:
                 "the target rows in y instead.)"
             )
         Xt = _tabular(estimator, Xt, "X_target", False)
+    if kind == "tabular":
+        _warn_if_only_the_source_was_scaled(Xs, Xt)
     ys = estimator._check_y(ys, "y_source")
     check_consistent_length(Xs, ys)
     labelled = estimator._labelled_mask(ys)
@@ -363,6 +365,41 @@ def _separate(estimator, Xs, ys, Xt, sample_weight, kind, reset) -> FitData:
     return FitData([Xs, Xt], [ys, None], [labelled, np.zeros(n_t, dtype=bool)],
                    [np.ones(n_s, dtype=np.int64), -np.ones(n_t, dtype=np.int64)],
                    [_weights(sample_weight, Xs, n_s), None], kind)
+
+
+def _warn_if_only_the_source_was_scaled(Xs, Xt) -> None:
+    """Warn when X_source looks like a scaler's output and X_target like raw data.
+
+    ``make_pipeline(StandardScaler(), DANNClassifier()).fit(Xs, ys,
+    dannclassifier__X_target=Xt)`` hands the final step transformed source
+    rows but untransformed target rows: a silent mismatch that costs
+    accuracy. Exactly standardised (or min-max scaled) source columns next
+    to target columns on another scale are its signature.
+    """
+    if len(Xs) < 10 or len(Xt) < 10:
+        return
+    s, t = np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64)
+    varying = s.std(axis=0) > 0
+    if not varying.any():
+        return
+    s, t = s[:, varying], t[:, varying]
+    standardised = (np.all(np.abs(s.mean(axis=0)) < 1e-4) and
+                    np.all(np.abs(s.std(axis=0) - 1.0) < 1e-3))
+    min_max = np.all(s.min(axis=0) == 0.0) and np.all(s.max(axis=0) == 1.0)
+    if standardised:
+        raw = np.any(np.abs(t.mean(axis=0)) > 5.0) or np.any(
+            (t.std(axis=0) > 5.0) | (t.std(axis=0) < 0.2))
+    elif min_max:
+        raw = np.any(t.min(axis=0) < -2.0) or np.any(t.max(axis=0) > 3.0)
+    else:
+        return
+    if raw:
+        warnings.warn(
+            "X_source looks scaled (every column standardised or min-max scaled) but X_target is "
+            "on another scale. In a Pipeline, X_target (dannclassifier__X_target) skips the steps "
+            "before the estimator, so the target rows would not be transformed: stack source and "
+            "target rows in X and mark the target rows in y instead.", UserWarning, stacklevel=5,
+        )
 
 
 def check_inference_input(estimator, X):

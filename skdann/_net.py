@@ -580,8 +580,8 @@ class DANNNet(NeuralNet):
             return base
         side = self.domain_side_
         w = base * extra
-        share = torch.zeros(2, device=w.device).index_add_(0, side, base)
-        total = torch.zeros(2, device=w.device).index_add_(0, side, w)
+        share = torch.zeros(2, dtype=w.dtype, device=w.device).index_add_(0, side, base)
+        total = torch.zeros(2, dtype=w.dtype, device=w.device).index_add_(0, side, w)
         return w * (share / total.clamp_min(1e-12))[side]
 
     def train_step_single(self, batch: DomainBatch, **fit_params) -> dict:
@@ -614,7 +614,8 @@ class DANNNet(NeuralNet):
         class_w = None
         if self.class_weights_ is not None:
             class_w = self.class_weights_[y[:layout.n_source]]
-            lab_w = torch.cat([class_w, torch.ones(n_lab - layout.n_source, device=X.device)])
+            rest = torch.ones(n_lab - layout.n_source, dtype=torch.float32, device=X.device)
+            lab_w = torch.cat([class_w, rest])
             sample_weight = lab_w if sample_weight is None else sample_weight * lab_w
         label_loss = self.get_label_loss(outputs[:n_lab], y, sample_weight)
         step = {"label_loss": label_loss.detach(), "y_pred": outputs[:n_lab]}
@@ -626,7 +627,8 @@ class DANNNet(NeuralNet):
                 domain_logits = module.domain_logits(h)
             extra = adversary.row_weights(outputs) if adversary.uses_predictions else None
             if class_w is not None:
-                ones = torch.ones(layout.n_rows - layout.n_source, device=X.device)
+                ones = torch.ones(layout.n_rows - layout.n_source, dtype=torch.float32,
+                                  device=X.device)
                 cw = torch.cat([class_w, ones])
                 extra = cw if extra is None else extra * cw
             weights = self._row_weights(self.domain_weights_, extra)
@@ -795,7 +797,8 @@ class DANNNet(NeuralNet):
         fit_params.pop("_routing_method", None)  # skorch's partial_fit bookkeeping
         epochs = self.max_epochs if epochs is None else int(epochs)
         if self.label_shift and self.class_weights_ is None:
-            self.class_weights_ = torch.ones(self.n_outputs, device=torch.device(self.device))
+            self.class_weights_ = torch.ones(self.n_outputs, dtype=torch.float32,
+                                             device=torch.device(self.device))
         iterator = self._prepare_epochs(X, epochs)
         kwargs = {"dataset_train": X, "dataset_valid": X_valid}
         for _ in range(epochs):
@@ -828,10 +831,12 @@ class DANNNet(NeuralNet):
         """
         self._set_training(training)
         device = torch.device(self.device)
-        sums = torch.zeros(3, device=device)  # label loss, domain loss, correctly told rows
+        # label loss, domain loss, correctly told rows
+        sums = torch.zeros(3, dtype=torch.float32, device=device)
         if self.label_shift:
-            self.label_shift_sums_ = [torch.zeros(self.n_outputs, self.n_outputs, device=device),
-                                      torch.zeros(self.n_outputs, device=device)]
+            self.label_shift_sums_ = [torch.zeros(self.n_outputs, self.n_outputs, dtype=torch.float32,
+                                                  device=device),
+                                      torch.zeros(self.n_outputs, dtype=torch.float32, device=device)]
         n_steps = 0
         try:
             for batch in iterator:
@@ -925,8 +930,8 @@ class DANNNet(NeuralNet):
         device = torch.device(self.device)
         outs = []
         with self._autocast():
-            for x in iter_chunks(X, batch_size, device):
-                outs.append(fn(x).float().cpu())
+            for x, n in iter_chunks(X, batch_size, device):
+                outs.append(fn(x)[:n].float().cpu())
         if not outs:
             return torch.empty(0)
         return torch.cat(outs)

@@ -18,6 +18,8 @@ __all__ = ["DANNRegressor"]
 class DANNRegressor(RegressorMixin, BaseDANN):
     __doc__ = None  # set below, from the shared parameter documentation
 
+    __metadata_request__predict = {"sample_domain": True}
+
     _parameter_constraints: dict = {**BaseDANN._parameter_constraints, "scale_y": ["boolean"]}
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None,

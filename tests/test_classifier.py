@@ -275,7 +275,6 @@ def test_clone_pipeline_and_grid_search_over_lambda(moons_stacked):
             "dannclassifier__extractor__hidden_sizes": [(8,), (16, 4)]}
     search = GridSearchCV(pipe, grid, cv=2, scoring=source_accuracy_scorer)
     search.fit(X, y)
-    assert search.best_params_["dannclassifier__lambda_max"] in (0.0, 0.3)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     width = search.best_params_["dannclassifier__extractor__hidden_sizes"][-1]
     assert search.best_estimator_[-1].transform(X[:2]).shape == (2, width)

@@ -9,4 +9,5 @@ def test_demo_prints_source_only_and_dann_target_accuracy(capsys):
     assert "source only (lambda_max=0)" in out and "DANN (defaults)" in out
     accs = [float(line.split("target accuracy")[1].split()[0])
             for line in out.splitlines() if "target accuracy" in line]
-    assert len(accs) == 2 and all(0.0 <= a <= 1.0 for a in accs)
+    source_only, dann = accs
+    assert source_only < 0.75 < 0.85 < dann  # the demo shows adaptation paying off

@@ -9,6 +9,7 @@ parallel.
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -299,14 +300,22 @@ def serial_search(two_blobs):
     return _search(1, two_blobs)
 
 
-def test_grid_search_with_every_scorer_refits_the_best_reverse_validation_model(serial_search):
+def test_grid_search_scores_equal_the_scorers_called_on_each_fold_model(serial_search, two_blobs):
+    # What GridSearchCV reports for fold 0 is what our scorers give on a model
+    # trained on that fold by hand: the scorers see the fold's stacked rows
+    # and find the domains themselves.
     res = serial_search.cv_results_
     for name in ("rv", "iwcv", "dev", "entropy", "snd", "source", "target"):
         assert np.all(np.isfinite(res[f"mean_test_{name}"])), name
-    best = int(np.argmax(res["mean_test_rv"]))
-    assert serial_search.best_params_ == res["params"][best]
-    assert serial_search.best_estimator_[-1].lambda_max == res["params"][best][
-        "dannclassifier__lambda_max"]
+    Xs, ys, Xt, yt = two_blobs
+    X, y = stack(Xs, ys, Xt)
+    train, test = next(DomainStratifiedKFold(2).split(X, y))
+    for i, params in enumerate(res["params"]):
+        pipe = make_pipeline(StandardScaler(), DANNClassifier(**{**DANN_FAST, "max_epochs": 3}))
+        pipe.set_params(**params).fit(X[train], y[train])
+        assert source_accuracy_scorer(pipe, X[test], y[test]) == res["split0_test_source"][i]
+        assert entropy_scorer(pipe, X[test], y[test]) == pytest.approx(res["split0_test_entropy"][i])
+    assert res["mean_test_entropy"][0] != res["mean_test_entropy"][1]  # λ changes the model
 
 
 def test_parallel_grid_search_equals_the_serial_one(serial_search, two_blobs):
@@ -314,3 +323,91 @@ def test_parallel_grid_search_equals_the_serial_one(serial_search, two_blobs):
     for key, value in serial_search.cv_results_.items():
         if key.startswith(("mean_test_", "split")):
             np.testing.assert_array_equal(parallel.cv_results_[key], value, err_msg=key)
+
+
+# ------------------------------------------------------------------ domains per row, routing, skada
+def _stacked_with_domains(two_blobs):
+    Xs, ys, Xt, _ = two_blobs
+    X, y = stack(Xs, ys, Xt)
+    return X, y, np.r_[np.ones(len(Xs), int), -np.ones(len(Xt), int)]
+
+
+def test_scorers_and_splitter_read_domains_from_sample_domain(two_blobs):
+    X, y, sd = _stacked_with_domains(two_blobs)
+    model = DANNClassifier(**DANN_FAST).fit(X, y, sample_domain=sd)
+    # labelled rows of a target domain are still target rows for the scorers
+    y_labelled = np.r_[y[:60], two_blobs[3]]
+    assert entropy_scorer(model, X, y_labelled, sample_domain=sd) == entropy_scorer(model, X, y)
+    assert source_accuracy_scorer(model, X, y_labelled, sample_domain=sd) == 1.0
+    with pytest.raises(ValueError, match="sample_domain < 0"):
+        entropy_scorer(model, X, y, sample_domain=np.ones(len(y), int))
+    three = np.where(np.arange(len(y)) % 3 == 0, 2, sd)  # a second source domain
+    for _, test in DomainStratifiedKFold(3).split(X, y, sample_domain=three):
+        assert set(three[test]) == {1, 2, -1}
+
+
+def test_splitter_does_not_stratify_regression_targets_and_finds_nan_rows():
+    y = np.r_[np.linspace(0, 1, 20), np.full(10, np.nan)]
+    folds = list(DomainStratifiedKFold(2).split(np.zeros((30, 1)), y))
+    assert [int(np.isnan(y[test]).sum()) for _, test in folds] == [5, 5]
+
+
+def test_scorers_request_sample_domain_for_metadata_routing():
+    for scorer in (reverse_validation_scorer, iwcv_scorer, entropy_scorer, snd_scorer,
+                   make_dev_scorer(), source_accuracy_scorer):
+        assert scorer.get_metadata_routing().score.requests == {"sample_domain": True}
+    assert DomainStratifiedKFold().get_metadata_routing().split.requests["sample_domain"] is True
+    assert DANNClassifier().get_metadata_routing().fit.requests["sample_domain"] is True
+
+
+def test_public_scorers_pickle_by_reference():
+    import pickle
+    assert pickle.loads(pickle.dumps(reverse_validation_scorer)) is reverse_validation_scorer
+    assert len(pickle.dumps(make_iwcv_scorer())) < 2000
+
+
+@pytest.fixture
+def skada_with_routing():
+    """skada, imported with sklearn's metadata routing on, then the setting restored.
+
+    skada switches routing on for the whole process when it is imported.
+    """
+    import sklearn
+    previous = sklearn.get_config()["enable_metadata_routing"]
+    skada = pytest.importorskip("skada")
+    sklearn.set_config(enable_metadata_routing=previous)
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield skada
+
+
+def test_a_skada_scorer_scores_a_skdann_pipeline_fitted_with_sample_domain(skada_with_routing,
+                                                                          two_blobs):
+    from skada.metrics import PredictionEntropyScorer
+
+    X, y, sd = _stacked_with_domains(two_blobs)
+    pipe = make_pipeline(StandardScaler(), DANNClassifier(**DANN_FAST))
+    search = GridSearchCV(pipe, {"dannclassifier__lambda_max": [0.0, 1.0]},
+                          scoring=PredictionEntropyScorer(), cv=DomainStratifiedKFold(2),
+                          error_score="raise").fit(X, y, sample_domain=sd)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.cv_results_["mean_test_score"].max() <= 0  # minus an entropy
+
+
+def test_a_skdann_scorer_gets_the_folds_domains_through_routing(skada_with_routing, two_blobs):
+    X, y, sd = _stacked_with_domains(two_blobs)
+    # Ten target rows carry labels (semi-supervised): only sample_domain tells
+    # that they are target rows, for the fit, the splitter and the scorer.
+    y_semi = y.copy()
+    y_semi[60:70] = two_blobs[3][:10]
+    pipe = make_pipeline(StandardScaler(), DANNClassifier(**DANN_FAST))
+    cv = DomainStratifiedKFold(2)
+    search = GridSearchCV(pipe, {"dannclassifier__lambda_max": [0.0, 1.0]}, scoring=entropy_scorer,
+                          cv=cv, error_score="raise").fit(X, y_semi, sample_domain=sd)
+    assert search.best_estimator_[-1].n_target_ == 60
+    train, test = next(cv.split(X, y_semi, sample_domain=sd))
+    for i, params in enumerate(search.cv_results_["params"]):
+        model = clone(pipe).set_params(**params).fit(X[train], y_semi[train],
+                                                     sample_domain=sd[train])
+        expected = entropy_scorer(model, X[test], y_semi[test], sample_domain=sd[test])
+        assert search.cv_results_["split0_test_score"][i] == pytest.approx(expected)
+        assert expected != entropy_scorer(model, X[test], y_semi[test])  # the marker alone differs

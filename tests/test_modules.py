@@ -87,7 +87,26 @@ def test_module_reverses_only_the_gradient_into_the_extractor():
     torch.manual_seed(0)
     m = DANNModule(MLPExtractor(2, (4,)), LabelHead(4, 2), DomainHead(4, hidden_sizes=()))
     x = torch.randn(3, 2)
-    m.grl.lambda_ = 0.0
-    m.domain_logits(m.features(x)).sum().backward()
-    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in m.extractor.parameters())
-    assert torch.count_nonzero(m.domain_head.net[0].weight.grad) > 0
+
+    def grads(lambda_):
+        m.zero_grad()
+        m.grl.lambda_ = lambda_
+        m.domain_logits(m.features(x)).sum().backward()
+        return ([p.grad.clone() for p in m.extractor.parameters()],
+                m.domain_head.net[0].weight.grad.clone())
+
+    ext_zero, head_zero = grads(0.0)
+    assert all(torch.count_nonzero(g) == 0 for g in ext_zero)
+    ext_two, head_two = grads(2.0)
+    ext_one, _ = grads(1.0)
+    # the extractor gets -λ times the gradient; the domain head its own, unreversed
+    assert all(torch.allclose(a, 2 * b) for a, b in zip(ext_two, ext_one))
+    assert torch.equal(head_zero, head_two) and torch.count_nonzero(head_two) > 0
+    z = m.features(x).detach().requires_grad_(True)
+    m.domain_head(z).sum().backward()  # without the GRL
+    m.zero_grad()
+    m.grl.lambda_ = 1.0
+    z2 = m.features(x)
+    z2.retain_grad()
+    m.domain_logits(z2).sum().backward()
+    assert torch.allclose(z2.grad, -z.grad)
