@@ -41,8 +41,6 @@ from skdann.datasets import load_mnist_5k, make_mnist_m, to_optdigits
 # Package defaults everywhere; on 2 CPU cores the image runs are shortened
 # (--epochs 20 --batch-size 32: 2,200 steps of fewer images each), while a
 # GPU run keeps the defaults (--epochs auto).
-IMAGE_PARAMS = {}
-TABULAR_PARAMS = {}
 
 
 def _epochs(value):
@@ -132,9 +130,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.epochs, args.tabular_epochs = 1, 1, 5
-    image_params = dict(IMAGE_PARAMS)
-    if args.device == "cpu":
-        image_params["batch_size"] = args.batch_size
+    image_params = {"batch_size": args.batch_size} if args.device == "cpu" else {}
     torch.set_num_threads(1)
     start = time.perf_counter()
     sections = [f"`python benchmarks/digits.py{' --device ' + args.device if args.device != 'cpu' else ''}`"
@@ -163,12 +159,11 @@ def main(argv=None):
         rows = []
         for name, d in tabular_data().items():
             print(" ", name, flush=True)
-            rows.append((name, run_methods(d, TABULAR_PARAMS, args.tabular_epochs, args.seeds,
-                                           args.device)))
+            rows.append((name, run_methods(d, {}, args.tabular_epochs, args.seeds, args.device)))
         minutes = (time.perf_counter() - t) / 60
         sections += [
             "**(b) Tabular: MNIST-5k ↔ load_digits** (MNIST through `to_optdigits`), default MLP "
-            f"({describe(TABULAR_PARAMS, args.tabular_epochs)}; features / 16 in both domains; "
+            f"({describe({}, args.tabular_epochs)}; features / 16 in both domains; "
             "source all rows, target 70 % unlabelled / 30 % held out; "
             f"{minutes:.1f} min in all):",
             "",

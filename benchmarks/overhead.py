@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from _plain import dann_step
 from _report import machine, publish
 from skdann import (
     DANNClassifier,
@@ -56,11 +57,7 @@ def plain_dann(Xs, ys, Xt, epochs, seed):
                 group["lr"] = LR * ganin_lr_factor(p)
             idx_s = perm_s[i * BATCH:(i + 1) * BATCH]
             idx_t = perm_t[i * BATCH:(i + 1) * BATCH]
-            label_logits, domain_logits = model(Xs[idx_s], Xt[idx_t])
-            loss = ce(label_logits, ys[idx_s]) + bce(domain_logits, domain_y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            dann_step(model, opt, Xs[idx_s], ys[idx_s], Xt[idx_t], domain_y, ce, bce)
             k += 1
     return model
 

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from _plain import dann_step
 from _report import ROOT, machine, publish
 from digits import image_data, tabular_data
 from skdann import (
@@ -133,11 +134,7 @@ def plain_dann(d, image, epochs, batch, seed):
         for group in opt.param_groups:
             group["lr"] = LR * ganin_lr_factor(p)
         i, j = src.take(b), tgt.take(b)
-        label_logits, domain_logits = model(Xs[i], Xt[j])
-        loss = ce(label_logits, ys[i]) + bce(domain_logits, domain_y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        dann_step(model, opt, Xs[i], ys[i], Xt[j], domain_y, ce, bce)
     model.eval()
 
     def predict(X):
@@ -272,8 +269,8 @@ def run_task(task, d_for_seed, image, epochs, batch, seeds, log):
 
 
 def auto_epochs(n_source, batch):
-    steps = math.ceil(n_source / min(batch, n_source))
-    return int(min(max(math.ceil(DANNClassifier.AUTO_STEPS / steps), 10), 500))
+    """The epochs ``max_epochs="auto"`` gives skdann for ``n_source`` rows (its own rule)."""
+    return DANNClassifier(batch_size=batch)._resolve_max_epochs(n_source)
 
 
 # ---------------------------------------------------------------- report

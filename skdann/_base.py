@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._adversary import Adversary
-from ._batching import DomainData, Group, as_tensor, input_statistics
+from ._batching import DomainData, Group, as_tensor, input_statistics, is_memory_mapped
 from ._device import resolve_device
 from ._input import FitData, check_inference_input, validate_fit
 from ._net import DANNNet
@@ -443,7 +443,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     rows = None if mask.all() else torch.as_tensor(np.flatnonzero(mask))
                     groups.append(Group(b, rows, int(d), lab))
         weights = [None if w is None else torch.as_tensor(w, dtype=torch.float32) for w in data.weight]
-        return DomainData([as_tensor(X) for X in data.blocks], encoded, groups, weights)
+        return DomainData([as_tensor(X) for X in data.blocks], encoded, groups, weights,
+                          [is_memory_mapped(X) for X in data.blocks])
 
     def _split_validation(self, domain_data: DomainData, data: FitData):
         """Hold out ``validation_fraction`` of the source rows for early stopping."""
@@ -468,7 +469,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             groups.append(Group(g.block, kept, g.domain, g.labelled))
             valid_X.append(domain_data.blocks[g.block].index_select(0, held))
             valid_y.append(domain_data.y[g.block].index_select(0, held))
-        train = DomainData(domain_data.blocks, domain_data.y, groups, domain_data.weight)
+        train = DomainData(domain_data.blocks, domain_data.y, groups, domain_data.weight,
+                           domain_data.mapped)
         return train, (torch.cat(valid_X), torch.cat(valid_y))
 
     def _resolve_max_epochs(self, n_source: int) -> int:

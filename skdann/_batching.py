@@ -19,6 +19,7 @@ streamed from host memory) and the statistics for input standardisation.
 from __future__ import annotations
 
 import math
+import mmap
 import warnings
 from dataclasses import dataclass
 
@@ -62,6 +63,17 @@ class SparseRows:
 
     def nelement(self) -> int:
         return int(self.X.data.nbytes + self.X.indices.nbytes + self.X.indptr.nbytes)
+
+
+def is_memory_mapped(X) -> bool:
+    """Whether the array ``X`` views a memory-mapped file (``np.memmap``, ``np.load(mmap_mode=)``)."""
+
+    base = X
+    while base is not None:
+        if isinstance(base, (np.memmap, mmap.mmap)):
+            return True
+        base = getattr(base, "base", None)
+    return False
 
 
 def as_tensor(X) -> torch.Tensor | SparseRows:
@@ -144,10 +156,13 @@ class DomainData:
     (6, 4)
     """
 
-    def __init__(self, blocks: list, y: list, groups: list[Group], weight: list | None = None) -> None:
+    def __init__(self, blocks: list, y: list, groups: list[Group], weight: list | None = None,
+                 mapped: list | None = None) -> None:
         self.blocks = list(blocks)
         self.y = list(y)
         self.weight = list(weight) if weight is not None else [None] * len(self.blocks)
+        # Blocks backed by a memory-mapped file: read batch by batch, never copied whole.
+        self.mapped = list(mapped) if mapped is not None else [False] * len(self.blocks)
         # The batch layout: source groups, labelled target groups, unlabelled target groups.
         self.groups = sorted(groups, key=lambda g: (g.is_target, not g.labelled, abs(g.domain)))
 
@@ -190,7 +205,7 @@ class DomainData:
             return t.to(device)
         groups = [Group(g.block, move(g.rows), g.domain, g.labelled) for g in self.groups]
         return DomainData([move(b) for b in self.blocks], [move(y) for y in self.y], groups,
-                          [move(w) for w in self.weight])
+                          [move(w) for w in self.weight], self.mapped)
 
     def nbytes(self) -> int:
         """Bytes of the data tensors (what moving them to a device would take)."""
@@ -265,7 +280,12 @@ class _IndexStream:
         self.pos = n  # forces a permutation on first use
 
     def _refill(self) -> None:
-        perm = torch.randperm(self.n, generator=self.generator).to(self.device)
+        perm = torch.randperm(self.n, generator=self.generator)
+        if self.device.type == "cuda":
+            # A pageable copy would make the host wait for the GPU once per pass.
+            perm = perm.pin_memory().to(self.device, non_blocking=True)
+        else:
+            perm = perm.to(self.device)
         self.order = perm if self.rows is None else self.rows[perm]
         self.pos = 0
 
@@ -431,6 +451,10 @@ def place_data(data: DomainData, device: torch.device, data_on_device) -> tuple[
     resident : bool
         Whether it lives on ``device``.
     """
+    if device.type == "cpu" and any(data.mapped):
+        # A memory-mapped file stays on disk (in the page cache): batches are
+        # gathered from it, and float64 is converted per batch, not as a copy.
+        return data, False
     if any(not isinstance(b, torch.Tensor) for b in data.blocks):
         # Sparse rows are densified per batch on the host.
         resident = device.type == "cpu"

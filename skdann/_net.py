@@ -6,12 +6,13 @@ import contextlib
 import copy
 import inspect
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, EpochTimer, PrintLog
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochTimer, LoadInitState, PrintLog
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -21,7 +22,7 @@ from ._modules import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtrac
 from ._schedules import Progress, checked_factor, resolve_lambda_schedule, resolve_lr_schedule
 from .exceptions import TrainingDivergedError
 
-__all__ = ["DANNNet", "DANNProgressBar"]
+__all__ = ["DANNNet", "DANNProgressBar", "DANNCheckpoint", "DANNLoadInitState"]
 
 _SAME_AS_MODULE_ = "<module_>"
 _PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -95,6 +96,99 @@ class _EarlyStopping(EarlyStopping):
         if self.best_model_weights_ is not None and self.best_epoch_ != net.history[-1, "epoch"]:
             net.load_weights_state(self.best_model_weights_)
             net.history.record("restored_epoch", self.best_epoch_)
+
+
+class DANNCheckpoint(Checkpoint):
+    """skorch's ``Checkpoint``, plus the DANN training state needed to resume exactly.
+
+    Besides the parameters, optimizer state and history that skorch saves,
+    it saves ``f_training_state``: the schedules' position, each domain's
+    batch stream (generator, position, current permutation), the torch RNG
+    state, the weight average and the IWDAN class weights. A fit killed
+    after epoch ``k`` and resumed with :class:`DANNLoadInitState` then ends
+    with the same model as an uninterrupted fit (bit-identical on the CPU).
+
+    Parameters
+    ----------
+    monitor : str, callable or None, default=None
+        When to save (skorch's meaning); ``None``: after every epoch.
+    f_training_state : str, default="training_state.pt"
+        File of the DANN training state, in ``dirname``.
+    **kwargs
+        skorch's ``Checkpoint`` parameters (``dirname``, ``f_params``, ...).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skdann import DANNClassifier
+    >>> from skdann.datasets import make_domain_moons
+    >>> Xs, ys, Xt, _ = make_domain_moons(random_state=0)
+    >>> folder = tempfile.mkdtemp()
+    >>> cp = DANNCheckpoint(dirname=folder)
+    >>> clf = DANNClassifier(max_epochs=3, random_state=0,
+    ...                      callbacks=[cp, DANNLoadInitState(cp)]).fit(Xs, ys, Xt)
+    >>> again = DANNClassifier(max_epochs=3, random_state=0,
+    ...                        callbacks=[cp, DANNLoadInitState(cp)]).fit(Xs, ys, Xt)
+    >>> len(again.history_)  # already trained for max_epochs: nothing left to do
+    3
+    """
+
+    def __init__(self, monitor=None, f_training_state="training_state.pt", **kwargs):
+        self.f_training_state = f_training_state  # before skorch's checks of the f_* names
+        super().__init__(monitor=monitor, **kwargs)
+
+    def _f_kwargs(self):
+        kwargs = super()._f_kwargs()
+        for key in ("f_training_state", "f_training_state_"):  # not skorch's module files
+            kwargs.pop(key, None)
+        return kwargs
+
+    def _format_target(self, net, f, idx):
+        """skorch's file name formatting, without ``last_batch`` (DANNNet keeps no batch rows)."""
+        if isinstance(f, str):
+            last_epoch = net.history[idx] if len(net.history) else {}
+            return os.path.join(self.dirname, self.fn_prefix + f.format(net=net, last_epoch=last_epoch))
+        return f
+
+    @property
+    def f_training_state_(self) -> str | None:
+        if self.f_training_state is None:
+            return None
+        return os.path.join(self.dirname, self.fn_prefix + self.f_training_state)
+
+    def save_model(self, net):
+        """Save skorch's files, then the DANN training state."""
+        super().save_model(net)
+        if self.f_training_state_ is not None:
+            torch.save(net.training_state_dict(), self.f_training_state_)
+
+
+class DANNLoadInitState(LoadInitState):
+    """skorch's ``LoadInitState`` for :class:`DANNCheckpoint`: resume a fit where it stopped.
+
+    When training begins and the checkpoint's files exist, it loads the
+    parameters, optimizer state and history (skorch's part) and the DANN
+    training state; the fit then trains only the epochs left to reach
+    ``max_epochs``.
+
+    Parameters
+    ----------
+    checkpoint : DANNCheckpoint
+        The checkpoint to resume from.
+
+    Examples
+    --------
+    >>> cp = DANNCheckpoint(dirname="checkpoints")
+    >>> load = DANNLoadInitState(cp)
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if self.did_load_:
+            return
+        path = self.checkpoint.f_training_state_
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        if path is not None and os.path.exists(path):
+            net.load_training_state_dict(torch.load(path, weights_only=True))
 
 
 def _accepted(cls, kwargs: dict) -> dict:
@@ -735,6 +829,35 @@ class DANNNet(NeuralNet):
         if state["averaged"] is not None and self.averaged_module_ is not None:
             self.averaged_module_.load_state_dict(state["averaged"])
 
+    def training_state_dict(self) -> dict:
+        """What resuming needs beyond the parameters, optimizer state and history.
+
+        The schedules' position, the batch streams of the current fit, the
+        torch RNG state, the weight average and the IWDAN class weights; all
+        tensors and numbers, so that ``torch.load(weights_only=True)`` reads it.
+        """
+        iterator = self.__dict__.get("iterator_")
+        averaged = getattr(self, "averaged_module_", None)
+        return {
+            "progress": self.progress_.state_dict(),
+            "streams": None if iterator is None else iterator.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "averaged": None if averaged is None else averaged.state_dict(),
+            "class_weights": getattr(self, "class_weights_", None),
+        }
+
+    def load_training_state_dict(self, state: dict) -> None:
+        """Restore a state saved by :meth:`training_state_dict` and train only the epochs left."""
+        self.progress_.load_state_dict(state["progress"])
+        self.pending_streams_ = state["streams"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["averaged"] is not None:
+            self._update_average()  # builds the average, then takes the saved weights
+            self.averaged_module_.load_state_dict(state["averaged"])
+        if state["class_weights"] is not None:
+            self.class_weights_ = state["class_weights"].to(torch.device(self.device))
+        self.resuming_ = True
+
     # ------------------------------------------------------------------ loops
     def get_iterator(self, dataset: DomainData, training: bool = False):
         """Return the epoch iterator over :class:`DomainBatch` batches.
@@ -765,6 +888,10 @@ class DANNNet(NeuralNet):
         device = torch.device(self.device)
         X, _ = place_data(X, device, self.data_on_device)
         iterator = self.get_iterator(X, training=True)
+        pending = self.__dict__.pop("pending_streams_", None)
+        if pending is not None:  # resuming from a checkpoint: the same batches follow
+            iterator.load_state_dict(pending)
+        self.iterator_ = iterator
         self.layout_ = iterator.layout
         self.domain_labels_, self.domain_weights_, self.domain_side_ = \
             self._domain_targets(iterator.layout, device)
@@ -795,19 +922,28 @@ class DANNNet(NeuralNet):
         """
         self.check_training_readiness()
         fit_params.pop("_routing_method", None)  # skorch's partial_fit bookkeeping
-        epochs = self.max_epochs if epochs is None else int(epochs)
+        resuming = self.__dict__.pop("resuming_", False)
+        if epochs is None:
+            epochs = int(self.max_epochs)
+            if resuming:  # after DANNLoadInitState: only the epochs left to reach max_epochs
+                epochs = max(epochs - len(self.history), 0)
+        epochs = int(epochs)
         if self.label_shift and self.class_weights_ is None:
             self.class_weights_ = torch.ones(self.n_outputs, dtype=torch.float32,
                                              device=torch.device(self.device))
         iterator = self._prepare_epochs(X, epochs)
         kwargs = {"dataset_train": X, "dataset_valid": X_valid}
-        for _ in range(epochs):
-            self.notify("on_epoch_begin", **kwargs)
-            self.run_single_epoch(iterator, training=True, prefix="train",
-                                  step_fn=self.train_step, **fit_params)
-            if X_valid is not None:
-                self.validate(*X_valid)
-            self.notify("on_epoch_end", **kwargs)
+        try:
+            for _ in range(epochs):
+                self.notify("on_epoch_begin", **kwargs)
+                self.run_single_epoch(iterator, training=True, prefix="train",
+                                      step_fn=self.train_step, **fit_params)
+                if X_valid is not None:
+                    self.validate(*X_valid)
+                self.notify("on_epoch_end", **kwargs)
+        finally:
+            # The iterator holds the training data: a fitted model must not.
+            self.__dict__.pop("iterator_", None)
         return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
@@ -925,16 +1061,23 @@ class DANNNet(NeuralNet):
     # ------------------------------------------------------------- inference
     @torch.inference_mode()
     def _map_batches(self, X: torch.Tensor, fn, batch_size: int) -> torch.Tensor:
+        """``fn`` over row chunks of ``X``, written into one preallocated output (on the CPU).
+
+        Large inputs (memory-mapped files, say) are read chunk by chunk and
+        the results never exist twice in memory.
+        """
         module = self.inference_module()
         module.eval()
         device = torch.device(self.device)
-        outs = []
+        out, start = None, 0
         with self._autocast():
             for x, n in iter_chunks(X, batch_size, device):
-                outs.append(fn(x)[:n].float().cpu())
-        if not outs:
-            return torch.empty(0)
-        return torch.cat(outs)
+                y = fn(x)[:n].float()
+                if out is None:
+                    out = torch.empty((X.shape[0], *y.shape[1:]), dtype=torch.float32)
+                out[start:start + n] = y.cpu()
+                start += n
+        return torch.empty(0) if out is None else out
 
     def predict_outputs(self, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
         """Label head outputs of ``X`` (logits, or regression predictions), in batches, on the CPU."""
@@ -959,7 +1102,7 @@ class DANNNet(NeuralNet):
         # Device-resident caches are rebuilt on demand; pickling them would
         # tie the pickle to the training device.
         for key in ("_listeners", "_lambda_fn", "_lr_fn", "label_shift_sums_", "domain_labels_",
-                    "domain_weights_", "domain_side_"):
+                    "domain_weights_", "domain_side_", "iterator_", "pending_streams_"):
             state.pop(key, None)
         if state.get("module") is self.__dict__.get("module_"):
             # The module parameter is the trained instance itself: pickle it

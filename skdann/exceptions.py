@@ -15,8 +15,8 @@ class NoTargetDataWarning(UserWarning):
     Examples
     --------
     >>> import warnings
-    >>> warnings.simplefilter("error", NoTargetDataWarning)  # make it fatal
-    >>> warnings.resetwarnings()
+    >>> with warnings.catch_warnings():  # the process's filters are restored afterwards
+    ...     warnings.simplefilter("error", NoTargetDataWarning)  # make it fatal
     """
 
 

@@ -62,3 +62,12 @@ def test_init_and_set_params_accept_any_value_of_every_named_parameter(Estimator
     for value in (-1, 3.0, "helloworld", np.array([1.0, 4.0]), [1], {}, []):
         params = dict.fromkeys(names, value)
         Estimator(**params).set_params(**params)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([DANNClassifier(random_state=0), DANNRegressor(random_state=0)],
+                         expected_failed_checks=_expected)
+def test_sklearn_compatible_estimator_with_default_parameters(estimator, check):
+    # The default training length (thousands of steps) shows what short fits
+    # hide, e.g. predictions that depend on the batch they are computed in.
+    check(estimator)

@@ -1,0 +1,220 @@
+"""Ablation of the training options ("levers") on the benchmark suite's tasks.
+
+Every lever is a parameter of ``DANNClassifier``; each configuration below is
+trained on the suite's tasks (``benchmarks/suite.py``: same data, same feeds,
+held-out target rows) for several seeds and compared with source-only
+training:
+
+- against the source-only network with the package's current defaults
+  ("gain"), which is what a user gains by switching the lever on;
+- against source-only training with the same lever ("own SO"): a lever that
+  also changes source-only training (input standardisation, training
+  length, weight averaging) shows here whether it helps the adaptation or
+  just the network.
+
+Source-only runs are cached by the parameters that can change them, so a
+lever that only touches the adversary costs one DANN fit per task and seed.
+Configurations are combined on top of ``--base`` (default: the package
+defaults), so the script is also how a candidate set of defaults is judged.
+
+    python benchmarks/ablation.py [--quick] [--seeds 3] [--tasks real moons-35]
+                                  [--configs standardize ema ...] [--base key=value ...]
+                                  [--name NAME]
+
+Writes ``results/ablation[_NAME].{md,json}`` and, for the default run, the
+README block between ``<!-- ablation:start -->`` and ``<!-- ablation:end -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+
+import numpy as np
+import torch
+
+from _report import ROOT, machine, publish
+from suite import TASKS, load_task, parse_overrides, run_dann, run_source_only, select_tasks
+
+#: The levers, one configuration each (added to --base).
+CONFIGS = {
+    "defaults": {},
+    "standardize": {"standardize": True},
+    "steps-500": {"_auto_steps": 500},
+    "steps-1000": {"_auto_steps": 1000},
+    "early-stopping": {"early_stopping": True},
+    "ema": {"averaging": "ema"},
+    "swa": {"averaging": "swa"},
+    "lambda-0.3": {"lambda_max": 0.3},
+    "lambda-0.1": {"lambda_max": 0.1},
+    "domain-lr-0.1": {"domain_lr_factor": 0.1},
+    "domain-lr-10": {"domain_lr_factor": 10.0},
+    "domain-head-256x2": {"domain_head__hidden_sizes": (256, 256)},
+    "label-smoothing-0.2": {"domain_label_smoothing": 0.2},
+    "warmup-0.2": {"warmup": 0.2},
+    "iwdan": {"label_shift": "iwdan"},
+    "cdan": {"adversary": "cdan"},
+    "cdan+e": {"adversary": "cdan+e"},
+    "weight-decay": {"optimizer": "adamw", "optimizer__weight_decay": 0.01},
+}
+
+#: Parameters that cannot change a source-only fit (with lambda_max=0 the
+#: extractor gets no domain gradient, and the domain head is built last).
+ADVERSARY_ONLY = ("lambda_max", "lambda_schedule", "gamma", "warmup", "adversary", "domain_labels",
+                  "domain_lr_factor", "domain_label_smoothing")
+ADVERSARY_PREFIXES = ("adversary__", "domain_head__", "criterion_domain__")
+
+
+def so_key(params: dict) -> str:
+    """Cache key of a source-only fit: the parameters that can change it."""
+    kept = {k: v for k, v in params.items()
+            if k not in ADVERSARY_ONLY and not k.startswith(ADVERSARY_PREFIXES)}
+    return json.dumps(kept, sort_keys=True, default=repr)
+
+
+def _init_worker():
+    torch.set_num_threads(1)
+
+
+def run_job(job, quick):
+    """``(task, kind, params, seed)`` -> (accuracy, seconds); kind is "SO" or "DANN"."""
+    from skdann import DANNClassifier
+
+    name, kind, params, seed = job
+    params = dict(params)
+    steps = params.pop("_auto_steps", None)
+    if steps is not None:  # the length that max_epochs="auto" aims for
+        DANNClassifier.AUTO_STEPS = int(steps)
+    runner = run_source_only if kind == "SO" else run_dann
+    try:
+        return runner(load_task(name), seed, params, quick=quick)
+    finally:
+        DANNClassifier.AUTO_STEPS = 2000
+
+
+def plan(names, configs, base, seeds):
+    jobs, so_jobs = [], {}
+    for name in names:
+        for seed in range(seeds):
+            for cfg in configs:
+                params = {**base, **CONFIGS[cfg]}
+                jobs.append((name, "DANN", params, seed, cfg))
+                key = (name, so_key(params), seed)
+                so_jobs.setdefault(key, (name, "SO", params, seed, cfg))
+    all_jobs = jobs + list(so_jobs.values())
+    # the image task first: it is the longest
+    return sorted(all_jobs, key=lambda j: TASKS[j[0]]["kind"] != "image")
+
+
+def execute(jobs, quick, n_jobs, log):
+    results = {"DANN": {}, "SO": {}}
+    with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        futures = {pool.submit(run_job, job[:4], quick): job for job in jobs}
+        for k, future in enumerate(as_completed(futures), 1):
+            name, kind, params, seed, cfg = futures[future]
+            acc, sec = future.result()
+            key = cfg if kind == "DANN" else so_key(params)
+            results[kind].setdefault(name, {}).setdefault(key, {})[str(seed)] = (acc, sec)
+            log(f"[{k}/{len(jobs)}] {name} {kind} {cfg if kind == 'DANN' else ''} seed {seed}: "
+                f"acc {acc:.3f} {sec:5.1f} s")
+    return results
+
+
+def summarise(results, names, configs, base, seeds):
+    """One row per configuration."""
+    rows = []
+    default_so = so_key(base)
+    for cfg in configs:
+        params = {**base, **CONFIGS[cfg]}
+        own_so = so_key(params)
+        gains, own_gains, below_task, below_seed, real, secs, base_secs = [], [], 0, 0, [], [], []
+        per_task = {}
+        for name in names:
+            dann = results["DANN"][name][cfg]
+            so = results["SO"][name][default_so]
+            so_own = results["SO"][name][own_so]
+            keys = sorted(dann, key=int)
+            d = [dann[k][0] for k in keys]
+            s = [so[k][0] for k in keys]
+            o = [so_own[k][0] for k in keys]
+            gains.append(np.mean(d) - np.mean(s))
+            own_gains.append(np.mean(d) - np.mean(o))
+            per_task[name] = float(np.mean(d) - np.mean(s))
+            below_task += statistics.median(d) < statistics.median(o) - 0.005
+            below_seed += sum(di < oi - 0.05 for di, oi in zip(d, o))
+            if TASKS[name]["real"]:
+                real.append(np.mean(d))
+            secs.append(np.median([dann[k][1] for k in keys]))
+            base_secs.append(np.median([results["DANN"][name]["defaults"][k][1] for k in keys])
+                             if "defaults" in results["DANN"][name] else np.nan)
+        rows.append({"config": cfg, "params": CONFIGS[cfg], "gain": float(np.mean(gains)),
+                     "own_gain": float(np.mean(own_gains)), "below_task": int(below_task),
+                     "below_seed": int(below_seed), "n_seeds": len(names) * seeds,
+                     "real": float(np.mean(real)) if real else float("nan"),
+                     "time": float(np.nanmedian(np.asarray(secs) / np.asarray(base_secs))),
+                     "per_task": per_task})
+    return rows
+
+
+def table(rows, names):
+    lines = ["| configuration | parameters | mean gain vs SO (defaults) | mean gain vs own SO | "
+             "tasks below own SO − 0.5 pt | seeds > 5 pt below own SO | real tasks: mean acc | "
+             "fit time vs defaults |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "—"
+        lines.append(f"| {r['config']} | {params} | {r['gain']:+.3f} | {r['own_gain']:+.3f} | "
+                     f"{r['below_task']} of {len(names)} | {r['below_seed']} of {r['n_seeds']} | "
+                     f"{r['real']:.3f} | ×{r['time']:.2f} |")
+    lines += ["", "Gain per task (DANN − SO with defaults, mean over seeds):", "",
+              "| configuration | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    for r in rows:
+        lines.append(f"| {r['config']} | " + " | ".join(f"{r['per_task'][n]:+.3f}" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the suite's short image schedule")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tasks", nargs="*", default=None)
+    parser.add_argument("--configs", nargs="*", default=None, choices=sorted(CONFIGS))
+    parser.add_argument("--base", nargs="*", default=None, help="key=value on top of the defaults")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args(argv)
+    names = select_tasks(args.tasks)
+    configs = args.configs or list(CONFIGS)
+    if "defaults" not in configs:
+        configs = ["defaults"] + configs
+    base = parse_overrides(args.base)
+    t0 = time.perf_counter()
+    jobs = plan(names, configs, base, args.seeds)
+
+    def log(msg):
+        print(f"{time.perf_counter() - t0:7.0f} s {msg}", flush=True)
+    results = execute(jobs, args.quick, args.jobs, log)
+    rows = summarise(results, names, configs, base, args.seeds)
+    minutes = (time.perf_counter() - t0) / 60
+    base_txt = ", ".join(f"{k}={v}" for k, v in base.items()) or "the package defaults"
+    command = " ".join(["python benchmarks/ablation.py", *(argv or sys.argv[1:])])
+    md = (f"`{command}` "
+          f"— {machine()}; {minutes:.0f} min. Each configuration on top of {base_txt}; "
+          f"{args.seeds} seeds per task over {len(names)} tasks of `benchmarks/suite.py`"
+          f"{' (image task on the quick schedule)' if args.quick else ''}; accuracy on held-out "
+          "target rows. 'own SO': source-only training with the same configuration.\n\n"
+          + table(rows, names))
+    name = "ablation" + (f"_{args.name}" if args.name else "")
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
+    out.write_text(json.dumps({"rows": rows, "results": results, "names": names,
+                               "base": base}, indent=1, default=repr))
+    publish(name, md, readme=args.name is None)
+
+
+if __name__ == "__main__":
+    main()
