@@ -29,7 +29,7 @@ from ._adversary import Adversary
 from ._batching import DomainData, Group, as_tensor, input_statistics, is_memory_mapped
 from ._device import resolve_device
 from ._input import FitData, check_inference_input, validate_fit
-from ._net import DANNNet
+from ._net import DANNNet, _rank_and_world
 from ._schedules import resolve_lambda_schedule, resolve_lr_schedule
 
 __all__ = ["BaseDANN"]
@@ -124,6 +124,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "criterion": [None, nn.Module, callable],
         "device": [str, torch.device],
         "data_on_device": [StrOptions({"auto"}), "boolean"],
+        "distributed": ["boolean"],
         "precision": [None, StrOptions({"bf16", "fp16"})],
         "predict_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_threads": [None, StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
@@ -133,16 +134,15 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "verbose": [Interval(numbers.Integral, 0, None, closed="left"), "boolean"],
     }
 
-    def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None,
-                 net_class=None, adversary="dann", domain_labels="pooled", lambda_max=1.0,
-                 lambda_schedule="ganin", gamma=10.0, warmup=0.0, optimizer="adam", lr=3e-3,
-                 lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75, domain_lr_factor=1.0,
-                 domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
-                 averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
-                 device="cpu", data_on_device="auto", precision=None, predict_batch_size=4096,
-                 n_threads="auto", warm_start=False, random_state=None, callbacks=None, verbose=0,
-                 **kwargs):
+    def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
+                 adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_schedule="ganin",
+                 gamma=10.0, warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0,
+                 lr_beta=0.75, domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None,
+                 averaging_decay=0.99, averaging_start=0.5, standardize=False, batch_size=128,
+                 max_epochs="auto", early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 criterion=None, device="cpu", data_on_device="auto", distributed=False, precision=None,
+                 predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
+                 callbacks=None, verbose=0, **kwargs):
         self.extractor = extractor
         self.label_head = label_head
         self.domain_head = domain_head
@@ -173,6 +173,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.criterion = criterion
         self.device = device
         self.data_on_device = data_on_device
+        self.distributed = distributed
         self.precision = precision
         self.predict_batch_size = predict_batch_size
         self.n_threads = n_threads
@@ -476,7 +477,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _resolve_max_epochs(self, n_source: int) -> int:
         if self.max_epochs != "auto":
             return int(self.max_epochs)
-        steps_per_epoch = math.ceil(n_source / min(self.batch_size, n_source))
+        world = _rank_and_world(bool(self.distributed))[1]
+        steps_per_epoch = math.ceil(n_source / (min(self.batch_size, n_source) * world))
         return int(min(max(math.ceil(self.AUTO_STEPS / steps_per_epoch), 10), 500))
 
     def _net_params(self, data: FitData, domain_data: DomainData, device, seed: int,
@@ -495,6 +497,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             input_statistics=stats, optimizer=opt_cls, lr=self.lr, max_epochs=max_epochs,
             device=str(device), callbacks=list(self.callbacks or []), verbose=int(self.verbose),
             seed=seed, patience=self.n_iter_no_change if self.early_stopping else None,
+            distributed=bool(self.distributed),
             **self._schedule_params(), **routed,
         )
         if self.module is not None:
@@ -782,7 +785,18 @@ SHARED_PARAMETERS = """\
     data_on_device : {"auto", True, False}, default="auto"
         Move the training data to the device once (``"auto"``: when it takes
         under half of the free device memory); otherwise batches are streamed
-        from pinned host memory.
+        from pinned host memory (a memory-mapped file is always streamed on
+        the CPU, never copied into memory).
+    distributed : bool, default=False
+        Train one model in several processes with ``torch.distributed``
+        (launched by ``torchrun``, process group initialised by the caller;
+        ``device`` one GPU per process, or "cpu" with the gloo backend).
+        Every process calls ``fit`` with the same data and parameters; each
+        draws its batches from a disjoint shard of every domain, gradients
+        are averaged after each backward pass, the schedules follow the
+        global step, the epoch's metrics are averaged, and only rank 0 prints
+        and writes checkpoints. ``batch_size`` is per process. The fitted
+        estimator is the same on every rank and pickles like any other.
     precision : {None, "bf16", "fp16"}, default=None
         Mixed-precision autocast for forward passes ("fp16" adds a gradient
         scaler on CUDA).

@@ -337,6 +337,16 @@ class DomainBatchIterator:
         size).
     resident : bool
         Whether ``data`` already lives on ``device``.
+    prefetch : int, default=0
+        Batches prepared ahead by a background thread (for data streamed
+        from host memory or a memory-mapped file: the next batches are
+        gathered while the current step computes). 0: none.
+    shard : tuple of int, default=(0, 1)
+        ``(rank, world_size)`` of a distributed fit: this process draws only
+        from every ``world_size``-th row of each group, starting at ``rank``
+        (disjoint shards), with its own generators, and every process takes
+        the same number of steps per epoch (the steps of one pass over the
+        source rows by all processes together).
 
     Attributes
     ----------
@@ -345,23 +355,30 @@ class DomainBatchIterator:
     """
 
     def __init__(self, data: DomainData, batch_size: int, device: torch.device, seed: int,
-                 resident: bool) -> None:
+                 resident: bool, shard: tuple = (0, 1), prefetch: int = 0) -> None:
         self.data, self.device, self.resident = data, device, resident
+        self.prefetch = int(prefetch)
+        self._consumed_state = None
+        rank, self.world = int(shard[0]), int(shard[1])
         b = min(int(batch_size), data.n_source)
         index_device = device if resident else torch.device("cpu")
         self.streams, counts = [], []
         for i, group in enumerate(data.groups):
-            n = data.group_size(group)
+            rows = group.rows
+            if self.world > 1:
+                all_rows = torch.arange(data.group_size(group)) if rows is None else rows.cpu()
+                rows = all_rows[rank::self.world].to(index_device)
+            n = data.group_size(group) if rows is None else len(rows)
             counts.append(b if group.is_target and not group.labelled else min(b, n))
-            generator = torch.Generator().manual_seed(seed + i)
-            self.streams.append(_IndexStream(n, group.rows, generator, index_device))
+            generator = torch.Generator().manual_seed(seed + i + 7919 * rank)
+            self.streams.append(_IndexStream(n, rows, generator, index_device))
         self.layout = BatchLayout(tuple(counts), tuple(g.domain for g in data.groups),
                                   tuple(g.labelled for g in data.groups))
         self.pin = (not resident) and device.type == "cuda"
         self.single_block = len({g.block for g in data.groups}) == 1
 
     def __len__(self) -> int:
-        return math.ceil(self.data.n_source / max(self.layout.n_source, 1))
+        return math.ceil(self.data.n_source / max(self.layout.n_source * self.world, 1))
 
     def _send(self, x: torch.Tensor, convert: bool = True) -> torch.Tensor:
         if self.resident:
@@ -392,17 +409,66 @@ class DomainBatchIterator:
         return DomainBatch(self._send(X), self._send(y, convert=False), w)
 
     def __iter__(self):
-        for _ in range(len(self)):
-            yield self.next_batch()
+        if self.prefetch <= 0:
+            for _ in range(len(self)):
+                yield self.next_batch()
+            return
+        yield from self._prefetched(len(self))
+
+    def _prefetched(self, n_batches: int):
+        """Yield ``n_batches`` batches gathered by a background thread, at most ``prefetch`` ahead.
+
+        Each batch travels with the streams' state after it was drawn, so a
+        checkpoint records what was consumed, not what was read ahead.
+        """
+        import queue
+        import threading
+
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def produce():
+            try:
+                for _ in range(n_batches):
+                    item = (self.next_batch(), self._streams_state())
+                    while not stop.is_set():
+                        try:
+                            ready.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            except BaseException as exc:  # handed to the training thread
+                ready.put(exc)
+
+        thread = threading.Thread(target=produce, name="skdann-prefetch", daemon=True)
+        thread.start()
+        try:
+            for _ in range(n_batches):
+                item = ready.get()
+                if isinstance(item, BaseException):
+                    raise item
+                batch, self._consumed_state = item
+                yield batch
+        finally:
+            stop.set()
+            thread.join()
+
+    def _streams_state(self) -> dict:
+        return {"streams": [s.state_dict() for s in self.streams]}
 
     def state_dict(self) -> dict:
-        """The streams' positions and generators (for checkpoints)."""
-        return {"streams": [s.state_dict() for s in self.streams]}
+        """The streams' positions and generators after the last batch consumed (for checkpoints)."""
+        if self.prefetch > 0 and self._consumed_state is not None:
+            return self._consumed_state
+        return self._streams_state()
 
     def load_state_dict(self, state: dict) -> None:
         """Restore positions saved by :meth:`state_dict`."""
         for stream, s in zip(self.streams, state["streams"]):
             stream.load_state_dict(s)
+        self._consumed_state = None
 
 
 #: Prediction batches are padded to at least this many rows: BLAS computes

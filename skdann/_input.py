@@ -362,9 +362,30 @@ def _separate(estimator, Xs, ys, Xt, sample_weight, kind, reset) -> FitData:
             "value (or None)."
         )
     n_s, n_t = _num_rows(Xs), _num_rows(Xt)
+    # int8 ids: one source and one target domain need no more (large inputs)
     return FitData([Xs, Xt], [ys, None], [labelled, np.zeros(n_t, dtype=bool)],
-                   [np.ones(n_s, dtype=np.int64), -np.ones(n_t, dtype=np.int64)],
+                   [np.ones(n_s, dtype=np.int8), -np.ones(n_t, dtype=np.int8)],
                    [_weights(sample_weight, Xs, n_s), None], kind)
+
+
+def _column_moments(X, chunk: int = 65536):
+    """Per-column mean, standard deviation, min and max, in float64, chunk by chunk.
+
+    Never converts the whole array (a memory-mapped file stays on disk).
+    """
+    n = X.shape[0]
+    total = total_sq = low = high = None
+    for start in range(0, n, chunk):
+        part = np.asarray(X[start:start + chunk], dtype=np.float64)
+        s, sq = part.sum(axis=0), (part * part).sum(axis=0)
+        lo, hi = part.min(axis=0), part.max(axis=0)
+        if total is None:
+            total, total_sq, low, high = s, sq, lo, hi
+        else:
+            total, total_sq = total + s, total_sq + sq
+            low, high = np.minimum(low, lo), np.maximum(high, hi)
+    mean = total / n
+    return mean, np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0)), low, high
 
 
 def _warn_if_only_the_source_was_scaled(Xs, Xt) -> None:
@@ -378,19 +399,19 @@ def _warn_if_only_the_source_was_scaled(Xs, Xt) -> None:
     """
     if len(Xs) < 10 or len(Xt) < 10:
         return
-    s, t = np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64)
-    varying = s.std(axis=0) > 0
+    s_mean, s_std, s_min, s_max = _column_moments(Xs)
+    t_mean, t_std, t_min, t_max = _column_moments(Xt)
+    varying = s_std > 0
     if not varying.any():
         return
-    s, t = s[:, varying], t[:, varying]
-    standardised = (np.all(np.abs(s.mean(axis=0)) < 1e-4) and
-                    np.all(np.abs(s.std(axis=0) - 1.0) < 1e-3))
-    min_max = np.all(s.min(axis=0) == 0.0) and np.all(s.max(axis=0) == 1.0)
+    s_mean, s_std, s_min, s_max = (v[varying] for v in (s_mean, s_std, s_min, s_max))
+    t_mean, t_std, t_min, t_max = (v[varying] for v in (t_mean, t_std, t_min, t_max))
+    standardised = np.all(np.abs(s_mean) < 1e-4) and np.all(np.abs(s_std - 1.0) < 1e-3)
+    min_max = np.all(s_min == 0.0) and np.all(s_max == 1.0)
     if standardised:
-        raw = np.any(np.abs(t.mean(axis=0)) > 5.0) or np.any(
-            (t.std(axis=0) > 5.0) | (t.std(axis=0) < 0.2))
+        raw = np.any(np.abs(t_mean) > 5.0) or np.any((t_std > 5.0) | (t_std < 0.2))
     elif min_max:
-        raw = np.any(t.min(axis=0) < -2.0) or np.any(t.max(axis=0) > 3.0)
+        raw = np.any(t_min < -2.0) or np.any(t_max > 3.0)
     else:
         return
     if raw:

@@ -28,6 +28,20 @@ _SAME_AS_MODULE_ = "<module_>"
 _PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _rank_and_world(distributed: bool) -> tuple[int, int]:
+    """``(rank, world_size)`` of a distributed fit, ``(0, 1)`` otherwise."""
+    if not distributed:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(
+            "distributed=True needs torch.distributed to be initialised in every process "
+            "(launch with torchrun and call torch.distributed.init_process_group first)."
+        )
+    return dist.get_rank(), dist.get_world_size()
+
+
 class DANNProgressBar(Callback):
     """One progress bar over the whole fit, in optimisation steps (shown with ``verbose=2``).
 
@@ -157,7 +171,9 @@ class DANNCheckpoint(Checkpoint):
         return os.path.join(self.dirname, self.fn_prefix + self.f_training_state)
 
     def save_model(self, net):
-        """Save skorch's files, then the DANN training state."""
+        """Save skorch's files, then the DANN training state (only rank 0 of a distributed fit)."""
+        if net.rank_and_world()[0] != 0:
+            return
         super().save_model(net)
         if self.f_training_state_ is not None:
             torch.save(net.training_state_dict(), self.f_training_state_)
@@ -273,6 +289,13 @@ class DANNNet(NeuralNet):
     patience : int or None, default=None
         Stop when the held-out source loss has not improved for this many
         epochs, and keep the best weights (needs validation rows).
+    distributed : bool, default=False
+        Train one model in several processes (``torch.distributed``, launched
+        by ``torchrun``): each process draws its batches from a disjoint
+        shard of every domain, the gradients are averaged across processes
+        after every backward pass, the schedules follow the global step, the
+        epoch's metrics are averaged across processes, and only rank 0 prints
+        and writes checkpoints.
     seed : int, default=0
         Seeds the batch order of the domains.
     data_on_device : {"auto", True, False}, default="auto"
@@ -312,8 +335,9 @@ class DANNNet(NeuralNet):
                  gamma: float = 10.0, warmup: float = 0.0, lr_schedule="ganin",
                  lr_alpha: float = 10.0, lr_beta: float = 0.75, domain_lr_factor: float = 1.0,
                  domain_label_smoothing: float = 0.0, averaging=None, averaging_decay: float = 0.99,
-                 averaging_start: float = 0.5, label_shift=None, patience=None, seed: int = 0,
-                 data_on_device="auto", precision=None, **kwargs):
+                 averaging_start: float = 0.5, label_shift=None, patience=None,
+                 distributed: bool = False, seed: int = 0, data_on_device="auto", precision=None,
+                 **kwargs):
         kwargs.setdefault("train_split", None)
         super().__init__(module, criterion, **kwargs)
         self.extractor = extractor
@@ -340,6 +364,7 @@ class DANNNet(NeuralNet):
         self.averaging_start = averaging_start
         self.label_shift = label_shift
         self.patience = patience
+        self.distributed = distributed
         self.seed = seed
         self.data_on_device = data_on_device
         self.precision = precision
@@ -355,11 +380,41 @@ class DANNNet(NeuralNet):
         callbacks = [("epoch_timer", EpochTimer())]
         if self.patience:
             callbacks.append(("early_stopping", _EarlyStopping(int(self.patience))))
-        if self.verbose:
+        if self.verbose and self.rank_and_world()[0] == 0:
             callbacks.append(("print_log", PrintLog(keys_ignored=["steps", "progress"])))
-        if self.verbose >= 2:
+        if self.verbose >= 2 and self.rank_and_world()[0] == 0:
             callbacks.append(("progress_bar", DANNProgressBar()))
         return callbacks
+
+    def rank_and_world(self) -> tuple[int, int]:
+        """``(rank, world_size)`` of this process in a distributed fit, ``(0, 1)`` otherwise."""
+        return _rank_and_world(self.distributed)
+
+    def _all_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum ``tensor`` over the processes of a distributed fit (in place); identity otherwise."""
+        if self.rank_and_world()[1] > 1:
+            import torch.distributed as dist
+            dist.all_reduce(tensor)
+        return tensor
+
+    def _average_gradients(self) -> None:
+        """Average the gradients over the processes: one all-reduce of one flat buffer."""
+        world = self.rank_and_world()[1]
+        if world == 1:
+            return
+        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+        grads = [p.grad for _, p in self.get_all_learnable_params() if p.grad is not None]
+        flat = self._all_reduce(_flatten_dense_tensors(grads)).div_(world)
+        for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+            grad.copy_(synced)
+
+    def _broadcast_weights(self) -> None:
+        """Start every process of a distributed fit from rank 0's weights."""
+        if self.rank_and_world()[1] > 1:
+            import torch.distributed as dist
+            for tensor in list(self.module_.parameters()) + list(self.module_.buffers()):
+                dist.broadcast(tensor.data, src=0)
 
     @property
     def image(self) -> bool:
@@ -530,9 +585,11 @@ class DANNNet(NeuralNet):
         return self
 
     def initialize(self):
-        """Initialise everything, with a fresh schedule position."""
+        """Initialise everything, with a fresh schedule position (the same weights on every rank)."""
         self.__dict__.pop("progress_", None)
-        return super().initialize()
+        super().initialize()
+        self._broadcast_weights()
+        return self
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         """Do nothing: DANNNet keeps no per-batch history.
@@ -736,6 +793,7 @@ class DANNNet(NeuralNet):
             self.grad_scaler_.scale(loss).backward()
         else:
             loss.backward()
+        self._average_gradients()
         step["loss"] = loss
         return step
 
@@ -756,7 +814,7 @@ class DANNNet(NeuralNet):
         """IWDAN: solve C w ≈ μ_t for the class importance weights, w ≥ 0 (once per epoch)."""
         from scipy.optimize import nnls
 
-        joint, target = (t.double().cpu().numpy() for t in self.label_shift_sums_)
+        joint, target = (self._all_reduce(t).double().cpu().numpy() for t in self.label_shift_sums_)
         if joint.sum() <= 0 or target.sum() <= 0:
             return
         joint /= joint.sum()                      # p_s(y, ŷ)
@@ -878,8 +936,11 @@ class DANNNet(NeuralNet):
         resident = dataset.device == device and all(isinstance(b, torch.Tensor) for b in dataset.blocks)
         # Offset by the steps done, so that continued training (warm start,
         # partial_fit) draws new batch orders instead of replaying the first.
+        # Streamed data (host memory, a memory-mapped file) is gathered two
+        # batches ahead by a background thread while the current step runs.
         return DomainBatchIterator(dataset, self.batch_size, device,
-                                   self.seed + self.progress_.steps, resident)
+                                   self.seed + self.progress_.steps, resident,
+                                   shard=self.rank_and_world(), prefetch=0 if resident else 2)
 
     def _prepare_epochs(self, X: DomainData, epochs):
         """Resolve the schedules, place the data and set the layout: once per call."""
@@ -998,6 +1059,9 @@ class DANNNet(NeuralNet):
         TrainingDivergedError
             If the loss is NaN or infinite.
         """
+        world = self.rank_and_world()[1]
+        if world > 1:  # every process's epoch counts
+            sums = self._all_reduce(sums.clone()) / world
         label_sum, domain_sum, correct = sums.tolist() if n_steps else (math.nan,) * 3
         label_loss = label_sum / n_steps if n_steps else math.nan
         domain_loss, domain_acc = math.nan, math.nan

@@ -22,28 +22,27 @@ class DANNRegressor(RegressorMixin, BaseDANN):
 
     _parameter_constraints: dict = {**BaseDANN._parameter_constraints, "scale_y": ["boolean"]}
 
-    def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None,
-                 net_class=None, adversary="dann", domain_labels="pooled", lambda_max=1.0,
-                 lambda_schedule="ganin", gamma=10.0, warmup=0.0, optimizer="adam", lr=3e-3,
-                 lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75, domain_lr_factor=1.0,
-                 domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99, averaging_start=0.5,
-                 standardize=False, batch_size=128, max_epochs="auto", early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, criterion=None, device="cpu",
-                 data_on_device="auto", precision=None, predict_batch_size=4096, n_threads="auto",
-                 warm_start=False, random_state=None, callbacks=None, verbose=0, scale_y=True, **kwargs):
+    def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
+                 adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_schedule="ganin",
+                 gamma=10.0, warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0,
+                 lr_beta=0.75, domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None,
+                 averaging_decay=0.99, averaging_start=0.5, standardize=False, batch_size=128,
+                 max_epochs="auto", early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 criterion=None, device="cpu", data_on_device="auto", distributed=False, precision=None,
+                 predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
+                 callbacks=None, verbose=0, scale_y=True, **kwargs):
         super().__init__(
             extractor=extractor, label_head=label_head, domain_head=domain_head, module=module,
-            net_class=net_class, adversary=adversary, domain_labels=domain_labels,
-            lambda_max=lambda_max, lambda_schedule=lambda_schedule, gamma=gamma, warmup=warmup,
-            optimizer=optimizer, lr=lr, lr_schedule=lr_schedule, lr_alpha=lr_alpha, lr_beta=lr_beta,
-            domain_lr_factor=domain_lr_factor, domain_label_smoothing=domain_label_smoothing,
-            averaging=averaging, averaging_decay=averaging_decay, averaging_start=averaging_start,
-            standardize=standardize, batch_size=batch_size, max_epochs=max_epochs,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, criterion=criterion, device=device,
-            data_on_device=data_on_device, precision=precision, predict_batch_size=predict_batch_size,
-            n_threads=n_threads, warm_start=warm_start, random_state=random_state, callbacks=callbacks,
-            verbose=verbose, **kwargs)
+            net_class=net_class, adversary=adversary, domain_labels=domain_labels, lambda_max=lambda_max,
+            lambda_schedule=lambda_schedule, gamma=gamma, warmup=warmup, optimizer=optimizer, lr=lr,
+            lr_schedule=lr_schedule, lr_alpha=lr_alpha, lr_beta=lr_beta, domain_lr_factor=domain_lr_factor,
+            domain_label_smoothing=domain_label_smoothing, averaging=averaging,
+            averaging_decay=averaging_decay, averaging_start=averaging_start, standardize=standardize,
+            batch_size=batch_size, max_epochs=max_epochs, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, criterion=criterion,
+            device=device, data_on_device=data_on_device, distributed=distributed, precision=precision,
+            predict_batch_size=predict_batch_size, n_threads=n_threads, warm_start=warm_start,
+            random_state=random_state, callbacks=callbacks, verbose=verbose, **kwargs)
         self.scale_y = scale_y
 
     def __sklearn_tags__(self):

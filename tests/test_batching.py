@@ -1,6 +1,7 @@
 """Batching: groups of rows per domain, the batch layout, placement and statistics."""
 
 import numpy as np
+import pytest
 import torch
 
 from skdann._batching import (
@@ -111,3 +112,27 @@ def test_streams_can_be_saved_and_resumed():
     other = DomainBatchIterator(_data(), batch_size=4, device=CPU, seed=5, resident=True)
     other.load_state_dict(state)
     assert torch.equal(other.next_batch()[0], expected)
+
+
+def test_prefetching_gives_the_same_batches_and_records_what_was_consumed():
+    data = _data(50, 20)
+    plain = DomainBatchIterator(data, batch_size=4, device=CPU, seed=3, resident=False)
+    ahead = DomainBatchIterator(data, batch_size=4, device=CPU, seed=3, resident=False, prefetch=2)
+    first = [X for X, _, _ in plain]
+    for i, (X, _, _) in enumerate(ahead):
+        assert torch.equal(X, first[i])
+        if i == 4:
+            state = ahead.state_dict()  # the thread has read ahead; the state must not
+            break
+    resumed = DomainBatchIterator(data, batch_size=4, device=CPU, seed=99, resident=False)
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed.next_batch()[0], first[5])
+
+
+def test_an_error_while_reading_ahead_reaches_the_training_loop():
+    # a target group pointing at rows its block does not have
+    data = DomainData([torch.zeros(20, 2), torch.zeros(3, 2)], [torch.zeros(20, dtype=torch.int64), None],
+                      [Group(0, None, 1, True), Group(1, torch.tensor([0, 5, 9]), -1, False)])
+    it = DomainBatchIterator(data, batch_size=4, device=CPU, seed=0, resident=False, prefetch=2)
+    with pytest.raises(IndexError):
+        list(it)

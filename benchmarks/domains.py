@@ -1,0 +1,225 @@
+"""Domains as data: several source domains, a few labelled target rows, and regression.
+
+(a) Several sources. Three source domains and one target: the rotated moons
+(0°, 15° and 30° → 45°) and wages in the 1988 CPS by region (northeast,
+midwest, west → south; weekly wage above the sources' median). DANN with
+``sample_domain`` giving each source its own id (each source domain gets
+``batch_size`` rows per step and weighs a third of the source side of the
+domain loss; ``domain_labels="pooled"``, and ``"per_domain"``, where the
+domain head tells all four domains apart) against the same DANN with the
+three sources pooled into one domain (``sample_domain`` 1 for every source row).
+
+(b) A few labelled target rows (semi-supervised adaptation). For n = 10, 50
+and 200 labelled target rows (the rest of the target training rows
+unlabelled): unsupervised DANN (no target labels); source + the n labelled
+target rows without adaptation (``lambda_max=0``); the n labelled target rows
+alone; and DANN with the n labelled target rows in its label loss. On
+MNIST-5k → MNIST-M-lite (images; the suite's quick CPU schedule) and on a
+real tabular task (gss-sex, StandardScaler on the stacked rows).
+
+(c) Regression. ``DANNRegressor`` against its own source-only version
+(``lambda_max=0``), R² on held-out target rows: three real tasks (log wage
+or log income by ethnicity, sex and survey era, from the suite's data) and a
+synthetic covariate shift (y = sin(x0) + x1, target inputs shifted).
+
+    python benchmarks/domains.py [--seeds 5] [--parts sources labelled regression]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from _report import machine, publish
+from _tasks import REGRESSION, load_task
+from skdann import DANNClassifier, DANNRegressor
+from skdann.datasets import make_domain_moons, rotate
+from suite import IMAGE_QUICK
+
+MARK = -1
+
+
+# ------------------------------------------------------------- (a) sources
+def moons_three_sources(seed):
+    Xs, ys, Xt, yt = make_domain_moons(angle=45, random_state=seed)
+    X = np.vstack([rotate(Xs, a) for a in (0, 15, 30)])
+    y = np.r_[ys, ys, ys]
+    sd = np.repeat([1, 2, 3], len(ys))
+    Xe, ye = make_domain_moons(n_source=2, n_target=2000, angle=45, random_state=1000 + seed)[2:]
+    return X, y, sd, Xt, Xe, ye
+
+
+def cps_three_sources(seed):
+    """CPS 1988: northeast, midwest, west (three source domains) → south; wage above the sources' median."""
+    from _tasks import _frame, features, real_domains, split_target
+
+    frame = _frame("AER", "CPS1988")
+    regions = ["northeast", "midwest", "west"]
+    sources = [real_domains(frame, "region", [r], ["south"])[0] for r in regions]
+    target = real_domains(frame, "region", regions, ["south"])[1]
+    source = pd.concat(sources)
+    Xs, Xt = features(source, target, "wage")
+    median = source.wage.median()
+    ys = (source.wage > median).to_numpy(np.int64)
+    yt = (target.wage > median).to_numpy(np.int64)
+    sd = np.repeat([1, 2, 3], [len(p) for p in sources])
+    t = split_target(Xt, yt)
+    return Xs, ys, sd, t["Xt"], t["Xtest"], t["ytest"]
+
+
+def part_sources(seeds, log):
+    rows = []
+    for task, make in (("moons 0°/15°/30° → 45°", moons_three_sources),
+                       ("CPS 1988 wages: NE/MW/W → S", cps_three_sources)):
+        acc = {"pooled": [], "per source, pooled head": [], "per source, per-domain head": [],
+               "source only": []}
+        for seed in range(seeds):
+            X, y, sd, Xt, Xe, ye = make(seed)
+            Xall = np.vstack([X, Xt])
+            yall = np.r_[y, np.full(len(Xt), MARK)]
+            scaler = StandardScaler().fit(Xall)
+            Xall, Xe_s = scaler.transform(Xall), scaler.transform(Xe)
+            tgt = np.full(len(Xt), -1)
+            for name, domains, extra in (
+                    ("pooled", np.r_[np.ones(len(y), int), tgt], {}),
+                    ("per source, pooled head", np.r_[sd, tgt], {}),
+                    ("per source, per-domain head", np.r_[sd, tgt], {"domain_labels": "per_domain"}),
+                    ("source only", np.r_[np.ones(len(y), int), tgt], {"lambda_max": 0.0})):
+                clf = DANNClassifier(random_state=seed, n_threads=1, **extra)
+                clf.fit(Xall, yall, sample_domain=domains)
+                acc[name].append(float(np.mean(clf.predict(Xe_s) == ye)))
+            log(f"(a) {task} seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in acc.items()))
+        rows.append((task, acc))
+    lines = [f"**(a) Three source domains** ({seeds} seeds; mean / worst seed of the target accuracy; "
+             "every variant trains the same network for the same steps, StandardScaler on all rows)", "",
+             "| task | " + " | ".join(rows[0][1]) + " |", "|---|" + "---|" * len(rows[0][1])]
+    for task, acc in rows:
+        lines.append(f"| {task} | " + " | ".join(f"{np.mean(v):.3f} / {min(v):.3f}" for v in acc.values())
+                     + " |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ (b) labelled
+def _ssda_fit(d, n, seed, variant, image):
+    """One fit of a (b) variant; returns the accuracy on the held-out target rows."""
+    rng = np.random.RandomState(seed)
+    labelled = rng.choice(len(d["Xt"]), n, replace=False) if n else np.array([], int)
+    yt = np.full(len(d["Xt"]), MARK)
+    yt[labelled] = d["Xt_labels"][labelled]
+    params = {"random_state": seed, "n_threads": 1, **(IMAGE_QUICK if image else {})}
+    if variant == "target rows alone":
+        X, y, sd = d["Xt"][labelled], d["Xt_labels"][labelled], None
+        params.update(lambda_max=0.0, max_epochs="auto")  # a few rows: the steps, not 3 passes
+    elif variant == "source + labelled, no adaptation":
+        # The labelled target rows as a second labelled domain: sampled every
+        # step as in the semi-supervised fit, with no adversary (lambda_max=0).
+        X = np.concatenate([d["Xs"], d["Xt"][labelled]])
+        y = np.r_[d["ys"], d["Xt_labels"][labelled]]
+        sd = np.r_[np.ones(len(d["ys"]), int), np.full(n, 2)]
+        params["lambda_max"] = 0.0
+    else:
+        ytt = yt if variant == "DANN + labelled target rows" else np.full(len(d["Xt"]), MARK)
+        X = np.concatenate([d["Xs"], d["Xt"]])
+        y = np.r_[d["ys"], ytt]
+        sd = np.r_[np.ones(len(d["ys"]), int), -np.ones(len(d["Xt"]), int)]
+    clf = DANNClassifier(**params)
+    model = clf if image else make_pipeline(StandardScaler(), clf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no target rows: NoTargetDataWarning, expected here
+        if sd is None:
+            model.fit(X, y)
+        else:
+            model.fit(X, y, **{("" if image else "dannclassifier__") + "sample_domain": sd})
+    return float(np.mean(model.predict(d["Xtest"]) == d["ytest"]))
+
+
+VARIANTS = ["unsupervised DANN", "target rows alone", "source + labelled, no adaptation",
+            "DANN + labelled target rows"]
+
+
+def part_labelled(seeds, log):
+    lines = [f"**(b) A few labelled target rows** ({seeds} seeds; mean target accuracy on held-out "
+             "target rows; 'target rows alone': the same network trained on the n labelled rows only)",
+             "", "| task | n labelled | " + " | ".join(VARIANTS) + " |", "|---|---|" + "---|" * 4]
+    for task in ("mnist-mnistm", "gss-sex"):
+        d = load_task(task)
+        image = d["kind"] == "image"
+        # Unsupervised DANN uses no target label: one run per seed serves every n.
+        unsupervised = [_ssda_fit(d, 0, seed, VARIANTS[0], image) for seed in range(seeds)]
+        for n in (10, 50, 200):
+            acc = {VARIANTS[0]: unsupervised, **{v: [] for v in VARIANTS[1:]}}
+            for seed in range(seeds):
+                for v in VARIANTS[1:]:
+                    acc[v].append(_ssda_fit(d, n, seed, v, image))
+                log(f"(b) {task} n={n} seed {seed}: " + ", ".join(f"{v} {acc[v][-1]:.3f}"
+                                                                  for v in VARIANTS[1:]))
+            lines.append(f"| {task} | {n} | " + " | ".join(f"{np.mean(acc[v]):.3f}" for v in VARIANTS)
+                         + " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------- (c) regression
+def synthetic_regression(seed=0):
+    rng = np.random.RandomState(0)
+    Xs = rng.normal(0.0, 1.0, (2000, 5))
+    Xt = rng.normal(0.0, 1.0, (2000, 5)) + [1.5, 1.0, 0, 0, 0]
+
+    def f(X):
+        return np.sin(X[:, 0]) + X[:, 1] + 0.1 * rng.normal(size=len(X))
+    Xt_train, Xtest, _, ytest = train_test_split(Xt, f(Xt), test_size=0.5, random_state=0)
+    return dict(Xs=Xs, ys=f(Xs), Xt=Xt_train, Xtest=Xtest, ytest=ytest)
+
+
+def part_regression(seeds, log):
+    tasks = {name: (lambda name=name: load_task(name)) for name in REGRESSION}
+    tasks["synthetic covariate shift"] = synthetic_regression
+    lines = [f"**(c) Regression** ({seeds} seeds; R² on held-out target rows, mean / worst seed; "
+             "StandardScaler on the stacked rows, NaN marks the target rows)", "",
+             "| task | source only | DANN | DANN − source only |", "|---|---|---|---|"]
+    for name, make in tasks.items():
+        d = make()
+        X = np.vstack([d["Xs"], d["Xt"]])
+        y = np.r_[d["ys"], np.full(len(d["Xt"]), np.nan)]
+        r2 = {0.0: [], 1.0: []}
+        for seed in range(seeds):
+            for lam in r2:
+                model = make_pipeline(StandardScaler(), DANNRegressor(lambda_max=lam, random_state=seed,
+                                                                      n_threads=1)).fit(X, y)
+                r2[lam].append(float(model.score(d["Xtest"], d["ytest"])))
+            log(f"(c) {name} seed {seed}: SO {r2[0.0][-1]:.3f} DANN {r2[1.0][-1]:.3f}")
+        so, dann = r2[0.0], r2[1.0]
+        lines.append(f"| {name} | {np.mean(so):.3f} / {min(so):.3f} | {np.mean(dann):.3f} / "
+                     f"{min(dann):.3f} | {np.mean(dann) - np.mean(so):+.3f} |")
+    return "\n".join(lines)
+
+
+PARTS = {"sources": part_sources, "labelled": part_labelled, "regression": part_regression}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=list(PARTS))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+
+    def log(msg):
+        print(f"{time.perf_counter() - t0:6.0f} s {msg}", flush=True)
+    sections = [PARTS[p](args.seeds, log) for p in args.parts]
+    minutes = (time.perf_counter() - t0) / 60
+    md = (f"`python benchmarks/domains.py` — {machine()}; {minutes:.0f} min; package defaults "
+          "unless stated.\n\n" + "\n\n".join(sections))
+    publish("domains", md, readme=set(args.parts) == set(PARTS))
+
+
+if __name__ == "__main__":
+    main()
