@@ -6,7 +6,7 @@ from ._classifier import DANNClassifier
 from ._device import resolve_device
 from ._grl import GradientReversal, GradientReversalFunction, grad_reverse
 from ._modules import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor, Standardize
-from ._net import DANNNet, DANNProgressBar
+from ._net import DANNCheckpoint, DANNLoadInitState, DANNNet, DANNProgressBar
 from ._regressor import DANNRegressor
 from ._schedules import ganin_lambda, ganin_lr_factor
 from .exceptions import NoTargetDataWarning, TrainingDivergedError
@@ -19,6 +19,8 @@ __all__ = [
     "DANNRegressor",
     "DANNNet",
     "DANNProgressBar",
+    "DANNCheckpoint",
+    "DANNLoadInitState",
     "DANNModule",
     "MLPExtractor",
     "CNNExtractor",

@@ -101,7 +101,10 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "net_class": [None, callable],
         "adversary": [StrOptions({"dann", "cdan", "cdan+e"}), Adversary, callable],
         "domain_labels": [StrOptions({"pooled", "per_domain"})],
-        "lambda_max": [Interval(numbers.Real, 0, None, closed="left")],
+        "lambda_max": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "lambda_grid": ["array-like"],
+        "lambda_scoring": [StrOptions({"reverse_validation", "source_accuracy", "iwcv", "dev",
+                                       "entropy", "snd"}), callable],
         "lambda_schedule": [StrOptions({"ganin", "constant"}), callable],
         "gamma": [Interval(numbers.Real, 0, None, closed="neither")],
         "warmup": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -135,12 +138,13 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     }
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
-                 adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_schedule="ganin",
-                 gamma=10.0, warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0,
-                 lr_beta=0.75, domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None,
-                 averaging_decay=0.99, averaging_start=0.5, standardize=False, batch_size=128,
-                 max_epochs="auto", early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 criterion=None, device="cpu", data_on_device="auto", distributed=False, precision=None,
+                 adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_grid=(0.0, 0.1, 0.3, 1.0),
+                 lambda_scoring="reverse_validation", lambda_schedule="ganin", gamma=10.0, warmup=0.0,
+                 optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
+                 domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
+                 averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
+                 device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
                  callbacks=None, verbose=0, **kwargs):
         self.extractor = extractor
@@ -151,6 +155,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.adversary = adversary
         self.domain_labels = domain_labels
         self.lambda_max = lambda_max
+        self.lambda_grid = lambda_grid
+        self.lambda_scoring = lambda_scoring
         self.lambda_schedule = lambda_schedule
         self.gamma = gamma
         self.warmup = warmup
@@ -353,26 +359,84 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             data = validate_fit(self, X, y, X_target, sample_domain, sample_weight, reset=not warm)
             if warm:
                 self._check_continuation(data)
-            encoded = self._encode_targets(data, warm, classes)
-            domain_data = self._domain_data(data, encoded)
-            domain_data, valid = self._split_validation(domain_data, data)
-            n_threads = self._threads(data.kind)
-            rng = check_random_state(self.random_state)
-            seed = int(rng.randint(np.iinfo(np.int32).max - 1))
-            fork = [device.index] if device.type == "cuda" else []
-            with _torch_threads(n_threads), torch.random.fork_rng(devices=fork):
-                torch.manual_seed(seed)
-                if warm:
-                    net = self._continue_net(domain_data)
-                else:
-                    max_epochs = self._resolve_max_epochs(domain_data.n_source)
-                    net = self._make_net(data, domain_data, device, seed, max_epochs)
-                    net.initialize()
-                # skorch's partial_fit: on_train_begin, fit_loop, and a
-                # KeyboardInterrupt keeps the epochs done so far.
-                net.partial_fit(domain_data, epochs=epochs, X_valid=valid)
-            self._set_fitted(net, data, domain_data, device)
+                if self.lambda_max != "auto":  # a new λ applies; "auto" keeps the one chosen
+                    self.lambda_max_ = float(self.lambda_max)
+            elif self.lambda_max == "auto":
+                self.lambda_max_, self.lambda_scores_ = self._select_lambda(data, classes)
+            else:
+                self.lambda_max_ = float(self.lambda_max)
+                self.__dict__.pop("lambda_scores_", None)
+            self._fit_validated(data, device, warm, epochs, classes)
         return self
+
+    def _fit_validated(self, data: FitData, device, warm: bool, epochs, classes=None) -> None:
+        """Train on validated data (the part of the template after the input checks)."""
+        encoded = self._encode_targets(data, warm, classes)
+        domain_data = self._domain_data(data, encoded)
+        domain_data, valid = self._split_validation(domain_data, data)
+        n_threads = self._threads(data.kind)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max - 1))
+        fork = [device.index] if device.type == "cuda" else []
+        with _torch_threads(n_threads), torch.random.fork_rng(devices=fork):
+            torch.manual_seed(seed)
+            if warm:
+                net = self._continue_net(domain_data)
+            else:
+                max_epochs = self._resolve_max_epochs(domain_data.n_source)
+                net = self._make_net(data, domain_data, device, seed, max_epochs)
+                net.initialize()
+            # skorch's partial_fit: on_train_begin, fit_loop, and a
+            # KeyboardInterrupt keeps the epochs done so far.
+            net.partial_fit(domain_data, epochs=epochs, X_valid=valid)
+        self._set_fitted(net, data, domain_data, device)
+
+    # --------------------------------------------------------- automatic λ
+    def _select_lambda(self, data: FitData, classes) -> tuple[float, dict]:
+        """``lambda_max="auto"``: the λ of ``lambda_grid`` whose model scores best on held-out rows.
+
+        Every domain's rows are split 80/20 (labelled rows stratified by
+        class for a classifier); a model is trained on the 80 % for every λ
+        and scored by ``lambda_scoring`` on the 20 % (their labels on the
+        source rows, their domains from ``sample_domain``). Ties go to the
+        smaller λ. Costs one fit per λ (and what the scorer trains).
+        """
+        from sklearn.base import clone
+
+        from .model_selection import resolve_lambda_scoring
+
+        scorer = resolve_lambda_scoring(self.lambda_scoring)
+        train, val = self._holdout(data, classes)
+        X_val, y_val, sd_val = _stacked_rows(val)
+        scores = {}
+        for lam in self.lambda_grid:
+            model = clone(self).set_params(lambda_max=float(lam), callbacks=None, verbose=0,
+                                          warm_start=False)
+            model.n_features_in_ = getattr(self, "n_features_in_", None)
+            model._check_params()
+            model.lambda_max_ = float(lam)
+            model._fit_validated(train, resolve_device(self.device), False, None, classes)
+            scores[float(lam)] = float(scorer(model, X_val, y_val, sample_domain=sd_val))
+        best = max(scores.values())
+        chosen = min(lam for lam, score in scores.items() if score == best)
+        return chosen, scores
+
+    def _holdout(self, data: FitData, classes, fraction: float = 0.2):
+        """Split every domain's rows of ``data`` into training and held-out parts."""
+        rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
+        parts = ([], [])
+        for b in range(len(data.blocks)):
+            held = np.zeros(len(data.domain[b]), dtype=bool)
+            for d in np.unique(data.domain[b]):
+                for lab in (True, False):
+                    rows = np.flatnonzero((data.domain[b] == d) & (data.labelled[b] == lab))
+                    if len(rows) < 5:
+                        continue
+                    rows = rows[rng.permutation(len(rows))]
+                    held[rows[: max(1, int(round(fraction * len(rows))))]] = True
+            for part, mask in zip(parts, (~held, held)):
+                part.append(mask)
+        return tuple(_subset(data, masks) for masks in parts)
 
     @contextlib.contextmanager
     def _restored_on_error(self, warm: bool):
@@ -508,7 +572,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _schedule_params(self) -> dict:
         """The net's parameters that a warm start applies when they change."""
         return dict(
-            batch_size=self.batch_size, lambda_max=float(self.lambda_max),
+            batch_size=self.batch_size, lambda_max=float(self.lambda_max_),
             lambda_schedule=self.lambda_schedule, gamma=float(self.gamma),
             warmup=float(self.warmup), lr_schedule=self.lr_schedule,
             lr_alpha=float(self.lr_alpha), lr_beta=float(self.lr_beta),
@@ -669,6 +733,27 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self.device_ = torch.device(net.device)
 
 
+def _subset(data: FitData, masks: list) -> FitData:
+    """The rows of ``data`` selected by one boolean mask per block."""
+    pick = [lambda a, m=m: None if a is None else a[m] for m in masks]
+    return FitData([p(X) for p, X in zip(pick, data.blocks)], [p(y) for p, y in zip(pick, data.y)],
+                   [p(v) for p, v in zip(pick, data.labelled)], [p(v) for p, v in zip(pick, data.domain)],
+                   [p(w) for p, w in zip(pick, data.weight)], data.kind)
+
+
+def _stacked_rows(data: FitData):
+    """``(X, y, sample_domain)`` of all rows of ``data`` (y: any label on unlabelled rows)."""
+    import scipy.sparse as sp
+
+    blocks = data.blocks
+    X = sp.vstack(blocks).tocsr() if data.kind == "sparse" else np.concatenate(blocks)
+    filler = data.labelled_y()[:1]
+    ys = [np.asarray(y) if y is not None else np.repeat(filler, len(d), axis=0)
+          for y, d in zip(data.y, data.domain)]
+    y = np.concatenate(ys)
+    return X, y, np.concatenate(data.domain).astype(np.int64)
+
+
 _MISSING = object()
 
 
@@ -716,10 +801,24 @@ SHARED_PARAMETERS = """\
         With several domains: ``"pooled"`` trains the domain head to tell
         all source domains from all target domains; ``"per_domain"`` to
         tell every domain apart.
-    lambda_max : float, default=1.0
+    lambda_max : float or "auto", default=1.0
         Adversarial weight λ reached at the end of training. ``0`` is exactly
         source-only training of the same network (the domain head still
-        trains, as a diagnostic).
+        trains, as a diagnostic). ``"auto"``: chosen from ``lambda_grid``
+        without target labels: every domain's rows are split 80/20, a model is
+        trained on the 80 % for every λ and scored by ``lambda_scoring`` on
+        the 20 %; the best λ (the smallest on ties) is then trained on all
+        rows. Costs ``len(lambda_grid) + 1`` fits, plus what the scorer
+        trains. The value used is ``lambda_max_``.
+    lambda_grid : sequence of float, default=(0.0, 0.1, 0.3, 1.0)
+        Candidates of ``lambda_max="auto"``; include 0 so that source-only
+        training wins when adaptation does not pay.
+    lambda_scoring : str or callable, default="reverse_validation"
+        Label-free criterion of ``lambda_max="auto"``: the name of a scorer of
+        :mod:`skdann.model_selection` (``"reverse_validation"``,
+        ``"source_accuracy"``, ``"iwcv"``, ``"dev"``, ``"entropy"``,
+        ``"snd"``) or a callable ``scorer(estimator, X, y, sample_domain=...)``,
+        higher is better.
     lambda_schedule : {"ganin", "constant"} or callable, default="ganin"
         ``"ganin"``: λ_p = lambda_max · (2 / (1 + exp(-gamma·p)) - 1), p the
         training progress in [0, 1], advanced every step. A callable maps p
@@ -851,4 +950,8 @@ SHARED_ATTRIBUTES = """\
     n_source_, n_target_ : int
         Number of source and target rows trained on in the last call.
     max_epochs_ : int
-        Epochs of the schedules' horizon (``max_epochs`` resolved)."""
+        Epochs of the schedules' horizon (``max_epochs`` resolved).
+    lambda_max_ : float
+        The λ trained with (``lambda_max`` resolved).
+    lambda_scores_ : dict
+        With ``lambda_max="auto"``: each candidate λ's held-out score."""

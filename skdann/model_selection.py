@@ -96,6 +96,7 @@ from ._pipeline import final_step, take_rows, to_final_input
 
 __all__ = [
     "DomainStratifiedKFold",
+    "resolve_lambda_scoring",
     "reverse_validation_scorer",
     "make_reverse_validation_scorer",
     "iwcv_scorer",
@@ -1190,3 +1191,37 @@ def domain_accuracy(estimator, X_source, X_target) -> float:
     acc_s = np.mean(final.predict_domain_proba(Z_s) <= 0.5)
     acc_t = np.mean(final.predict_domain_proba(Z_t) > 0.5)
     return float(0.5 * (acc_s + acc_t))
+
+
+_LAMBDA_SCORERS = {"reverse_validation": "reverse_validation_scorer",
+                   "source_accuracy": "source_accuracy_scorer", "iwcv": "iwcv_scorer",
+                   "dev": "dev_scorer", "entropy": "entropy_scorer", "snd": "snd_scorer"}
+
+
+def resolve_lambda_scoring(scoring):
+    """The scorer that ``lambda_scoring`` names (for ``lambda_max="auto"``).
+
+    Parameters
+    ----------
+    scoring : str or callable
+        ``"reverse_validation"``, ``"source_accuracy"``, ``"iwcv"``,
+        ``"dev"``, ``"entropy"`` or ``"snd"``, or a callable
+        ``scorer(estimator, X, y, sample_domain=None)``.
+
+    Returns
+    -------
+    callable
+        The scorer.
+
+    Examples
+    --------
+    >>> resolve_lambda_scoring("source_accuracy") is source_accuracy_scorer
+    True
+    """
+    if callable(scoring):
+        return scoring
+    try:
+        return globals()[_LAMBDA_SCORERS[scoring]]
+    except (KeyError, TypeError):
+        raise ValueError(f"lambda_scoring must be one of {sorted(_LAMBDA_SCORERS)} or a callable, "
+                         f"got {scoring!r}.") from None

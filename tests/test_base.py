@@ -214,3 +214,33 @@ def test_clone_keeps_routed_parameters_and_deepcopy_works():
     clf = DANNClassifier(extractor__hidden_sizes=(7,), optimizer__weight_decay=1e-4)
     assert clone(clf).get_params()["optimizer__weight_decay"] == 1e-4
     assert copy.deepcopy(clf).get_params()["extractor__hidden_sizes"] == (7,)
+
+
+# ------------------------------------------------------------- automatic λ
+def test_auto_lambda_trains_every_candidate_on_held_out_rows_and_keeps_the_best(moons):
+    Xs, ys, Xt, _ = moons
+    calls = []
+
+    def scorer(estimator, X, y, sample_domain=None):
+        # the held-out fold: 20 % of each domain, domains given per row
+        calls.append((estimator.lambda_max_, len(X), int((sample_domain < 0).sum())))
+        return -abs(estimator.lambda_max_ - 0.3)  # prefers 0.3
+
+    clf = DANNClassifier(lambda_max="auto", lambda_grid=(0.0, 0.3, 1.0), lambda_scoring=scorer,
+                         max_epochs=3, random_state=0).fit(Xs, ys, Xt)
+    assert [c[0] for c in calls] == [0.0, 0.3, 1.0]
+    assert all(n == 120 and t == 60 for _, n, t in calls)
+    assert clf.lambda_max_ == 0.3 and clf.lambda_scores_ == {0.0: -0.3, 0.3: 0.0, 1.0: -0.7}
+    assert clf.net_.lambda_max == 0.3 and clf.n_source_ == 300  # the final fit uses every row
+
+
+def test_auto_lambda_ties_go_to_the_smaller_lambda_and_names_resolve(moons):
+    Xs, ys, Xt, _ = moons
+    clf = DANNClassifier(lambda_max="auto", lambda_grid=(1.0, 0.0), max_epochs=2, random_state=0,
+                         lambda_scoring=lambda est, X, y, sample_domain=None: 1.0).fit(Xs, ys, Xt)
+    assert clf.lambda_max_ == 0.0
+    with pytest.raises(ValueError, match="lambda_scoring"):
+        DANNClassifier(lambda_max="auto", lambda_scoring="accuracy").fit(Xs, ys, Xt)
+    named = DANNClassifier(lambda_max="auto", lambda_grid=(0.0, 1.0), lambda_scoring="source_accuracy",
+                           max_epochs=2, random_state=0).fit(Xs, ys, Xt)
+    assert set(named.lambda_scores_) == {0.0, 1.0}

@@ -7,8 +7,7 @@ import textwrap
 import numpy as np
 import torch
 
-from skdann import DANNClassifier
-from skdann._net import DANNCheckpoint, DANNLoadInitState
+from skdann import DANNCheckpoint, DANNClassifier, DANNLoadInitState
 from skdann.datasets import make_domain_moons
 
 PARAMS = dict(max_epochs=8, batch_size=64, random_state=0, averaging="ema", averaging_start=0.2,
@@ -18,7 +17,7 @@ KILLED_AFTER_EPOCH_3 = textwrap.dedent("""
     import os, signal, sys
     from skorch.callbacks import Callback
     from skdann import DANNClassifier
-    from skdann._net import DANNCheckpoint
+    from skdann import DANNCheckpoint
     from skdann.datasets import make_domain_moons
 
     class Kill(Callback):
