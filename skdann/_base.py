@@ -389,7 +389,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             # skorch's partial_fit: on_train_begin, fit_loop, and a
             # KeyboardInterrupt keeps the epochs done so far.
             net.partial_fit(domain_data, epochs=epochs, X_valid=valid)
-        self._set_fitted(net, data, domain_data, device)
+        self._set_fitted(net, data, domain_data, device, warm)
 
     # --------------------------------------------------------- automatic λ
     def _select_lambda(self, data: FitData, classes) -> tuple[float, dict]:
@@ -546,7 +546,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return int(min(max(math.ceil(self.AUTO_STEPS / steps_per_epoch), 10), 500))
 
     def _net_params(self, data: FitData, domain_data: DomainData, device, seed: int,
-                    max_epochs: int) -> dict:
+                    max_epochs: int, domains: tuple) -> dict:
         opt_cls, opt_defaults = self._optimizer_spec()
         routed = dict(self._routed())
         for key, value in opt_defaults.items():
@@ -557,7 +557,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         params = dict(
             extractor=self.extractor, label_head=self.label_head, domain_head=self.domain_head,
             adversary=self.adversary, input_shape=data.row_shape, n_outputs=self._n_outputs(),
-            domain_ids=tuple(self.domains_), domain_labels=self.domain_labels,
+            domain_ids=domains, domain_labels=self.domain_labels,
             input_statistics=stats, optimizer=opt_cls, lr=self.lr, max_epochs=max_epochs,
             device=str(device), callbacks=list(self.callbacks or []), verbose=int(self.verbose),
             seed=seed, patience=self.n_iter_no_change if self.early_stopping else None,
@@ -588,20 +588,15 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return {}
 
     def _make_net(self, data, domain_data, device, seed, max_epochs) -> DANNNet:
-        self.domains_ = tuple(int(d) for d in
-                              sorted({g.domain for g in domain_data.groups}, key=lambda d: (d < 0, abs(d))))
         net_class = DANNNet if self.net_class is None else self.net_class
         if not (isinstance(net_class, type) and issubclass(net_class, DANNNet)):
             raise TypeError(f"net_class must be DANNNet or a subclass of it, got {net_class!r}.")
-        self.build_params_ = self._build_params()
-        self.max_epochs_ = max_epochs
-        return net_class(**self._net_params(data, domain_data, device, seed, max_epochs))
+        domains = tuple(sorted({g.domain for g in domain_data.groups}, key=lambda d: (d < 0, abs(d))))
+        return net_class(**self._net_params(data, domain_data, device, seed, max_epochs, domains))
 
     def _continue_net(self, domain_data: DomainData) -> DANNNet:
         """Apply what may change between calls to the fitted net, and return it."""
         net = self.net_
-        if self.max_epochs != "auto":
-            self.max_epochs_ = int(self.max_epochs)
         for key, value in self._schedule_params().items():
             setattr(net, key, value)
         lr_changed = net.lr != self.lr
@@ -626,14 +621,25 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             net.callbacks = callbacks
             net.patience = self.n_iter_no_change if self.early_stopping else None
             net.initialize_callbacks()
-        net.max_epochs = self.max_epochs_
+        if self.max_epochs != "auto":  # a new horizon; "auto" keeps the first fit's
+            net.max_epochs = int(self.max_epochs)
         return net
 
-    def _set_fitted(self, net: DANNNet, data: FitData, domain_data: DomainData, device) -> None:
-        """Set the fitted attributes: the one place that does (besides input validation)."""
+    def _set_fitted(self, net: DANNNet, data: FitData, domain_data: DomainData, device,
+                    warm: bool) -> None:
+        """Set the fitted attributes: the one place that does.
+
+        (Input validation sets ``n_features_in_``/``feature_names_in_`` as
+        scikit-learn's ``validate_data`` does, the subclass its label
+        attributes such as ``classes_``, and the λ selection ``lambda_max_``.)
+        """
         image = data.kind == "image"
         self.net_ = net
         self.device_ = device
+        self.domains_ = tuple(int(d) for d in net.domain_ids)
+        self.max_epochs_ = int(net.max_epochs)
+        if not warm:  # what the network was built with, for later warm starts to check
+            self.build_params_ = self._build_params()
         self.input_shape_ = data.row_shape if image else None
         if image:
             self.n_features_in_ = int(np.prod(data.row_shape))
