@@ -936,11 +936,15 @@ class DANNNet(NeuralNet):
         resident = dataset.device == device and all(isinstance(b, torch.Tensor) for b in dataset.blocks)
         # Offset by the steps done, so that continued training (warm start,
         # partial_fit) draws new batch orders instead of replaying the first.
-        # Streamed data (host memory, a memory-mapped file) is gathered two
-        # batches ahead by a background thread while the current step runs.
+        # Batches streamed to a GPU, or read from a memory-mapped file, are
+        # gathered two ahead by a background thread while the current step
+        # runs (torch's gathers and copies release the GIL; scipy's sparse
+        # slicing does not, so sparse rows are cut in the training thread).
+        sparse = not all(isinstance(b, torch.Tensor) for b in dataset.blocks)
+        ahead = not resident and not sparse and (device.type == "cuda" or any(dataset.mapped))
         return DomainBatchIterator(dataset, self.batch_size, device,
                                    self.seed + self.progress_.steps, resident,
-                                   shard=self.rank_and_world(), prefetch=0 if resident else 2)
+                                   shard=self.rank_and_world(), prefetch=2 if ahead else 0)
 
     def _prepare_epochs(self, X: DomainData, epochs):
         """Resolve the schedules, place the data and set the layout: once per call."""

@@ -155,3 +155,16 @@ def test_sample_weight_weighs_the_label_loss(moons, fast):
     assert heavy.predict_proba(Xt)[:, 1].mean() > plain.predict_proba(Xt)[:, 1].mean()
     with pytest.raises(ValueError, match="non-zero"):
         DANNClassifier(**fast).fit(Xs, ys, Xt, sample_weight=np.zeros(len(ys)))
+
+
+def test_memory_mapped_inputs_train_from_the_file_and_give_the_in_memory_model(moons, fast, tmp_path):
+    Xs, ys, Xt, _ = moons  # float64: the file is converted per batch, never copied whole
+    np.save(tmp_path / "xs.npy", Xs)
+    np.save(tmp_path / "xt.npy", Xt)
+    ms, mt = np.load(tmp_path / "xs.npy", mmap_mode="r"), np.load(tmp_path / "xt.npy", mmap_mode="r")
+    from skdann._batching import is_memory_mapped
+
+    assert is_memory_mapped(ms) and not is_memory_mapped(Xs)
+    mapped = DANNClassifier(**fast).fit(ms, ys, mt)
+    plain = DANNClassifier(**fast).fit(Xs, ys, Xt)
+    np.testing.assert_array_equal(mapped.predict_proba(mt), plain.predict_proba(Xt))
