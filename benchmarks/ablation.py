@@ -61,7 +61,23 @@ CONFIGS = {
     "cdan": {"adversary": "cdan"},
     "cdan+e": {"adversary": "cdan+e"},
     "weight-decay": {"optimizer": "adamw", "optimizer__weight_decay": 0.01},
+    # combinations of the levers that helped in the first round
+    "iwdan+weight-decay": {"label_shift": "iwdan", "optimizer": "adamw",
+                           "optimizer__weight_decay": 0.01},
+    "iwdan+lambda-0.3": {"label_shift": "iwdan", "lambda_max": 0.3},
+    "iwdan+steps-1000": {"label_shift": "iwdan", "_auto_steps": 1000},
+    "iwdan+early-stopping": {"label_shift": "iwdan", "early_stopping": True},
+    "iwdan+ema": {"label_shift": "iwdan", "averaging": "ema"},
+    "weight-decay+lambda-0.3": {"optimizer": "adamw", "optimizer__weight_decay": 0.01,
+                                "lambda_max": 0.3},
+    "weight-decay+swa": {"optimizer": "adamw", "optimizer__weight_decay": 0.01, "averaging": "swa"},
 }
+
+#: The second round: combinations of levers.
+ROUND_2 = ["iwdan+weight-decay", "iwdan+lambda-0.3", "iwdan+steps-1000", "iwdan+early-stopping",
+           "iwdan+ema", "weight-decay+lambda-0.3", "weight-decay+swa"]
+#: The first round: every lever alone (the default run).
+ROUND_1 = [name for name in CONFIGS if name not in ROUND_2]
 
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
@@ -88,13 +104,18 @@ def run_job(job, quick):
     name, kind, params, seed = job
     params = dict(params)
     steps = params.pop("_auto_steps", None)
-    if steps is not None:  # the length that max_epochs="auto" aims for
+    max_epochs = params.pop("_auto_max_epochs", None)
+    # What max_epochs="auto" aims for: its number of steps, its largest number of epochs.
+    defaults = DANNClassifier.AUTO_STEPS, DANNClassifier.AUTO_MAX_EPOCHS
+    if steps is not None:
         DANNClassifier.AUTO_STEPS = int(steps)
+    if max_epochs is not None:
+        DANNClassifier.AUTO_MAX_EPOCHS = int(max_epochs)
     runner = run_source_only if kind == "SO" else run_dann
     try:
         return runner(load_task(name), seed, params, quick=quick)
     finally:
-        DANNClassifier.AUTO_STEPS = 2000
+        DANNClassifier.AUTO_STEPS, DANNClassifier.AUTO_MAX_EPOCHS = defaults
 
 
 def plan(names, configs, base, seeds):
@@ -111,15 +132,22 @@ def plan(names, configs, base, seeds):
     return sorted(all_jobs, key=lambda j: TASKS[j[0]]["kind"] != "image")
 
 
-def execute(jobs, quick, n_jobs, log):
-    results = {"DANN": {}, "SO": {}}
+def _done(results, job):
+    name, kind, params, seed, cfg = job
+    key = cfg if kind == "DANN" else so_key(params)
+    return str(seed) in results[kind].get(name, {}).get(key, {})
+
+
+def execute(jobs, quick, n_jobs, log, results=None):
+    results = results or {"DANN": {}, "SO": {}}
+    jobs = [job for job in jobs if not _done(results, job)]
     with ProcessPoolExecutor(n_jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
         futures = {pool.submit(run_job, job[:4], quick): job for job in jobs}
         for k, future in enumerate(as_completed(futures), 1):
             name, kind, params, seed, cfg = futures[future]
             acc, sec = future.result()
             key = cfg if kind == "DANN" else so_key(params)
-            results[kind].setdefault(name, {}).setdefault(key, {})[str(seed)] = (acc, sec)
+            results[kind].setdefault(name, {}).setdefault(key, {})[str(seed)] = [acc, sec]
             log(f"[{k}/{len(jobs)}] {name} {kind} {cfg if kind == 'DANN' else ''} seed {seed}: "
                 f"acc {acc:.3f} {sec:5.1f} s")
     return results
@@ -187,9 +215,12 @@ def main(argv=None):
     parser.add_argument("--base", nargs="*", default=None, help="key=value on top of the defaults")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default=None)
+    parser.add_argument("--reuse", default=None,
+                        help="a results JSON of an earlier run with the same tasks, seeds and base: "
+                             "its fits are not repeated")
     args = parser.parse_args(argv)
     names = select_tasks(args.tasks)
-    configs = args.configs or list(CONFIGS)
+    configs = args.configs or ROUND_1
     if "defaults" not in configs:
         configs = ["defaults"] + configs
     base = parse_overrides(args.base)
@@ -198,7 +229,8 @@ def main(argv=None):
 
     def log(msg):
         print(f"{time.perf_counter() - t0:7.0f} s {msg}", flush=True)
-    results = execute(jobs, args.quick, args.jobs, log)
+    previous = json.loads(open(args.reuse).read())["results"] if args.reuse else None
+    results = execute(jobs, args.quick, args.jobs, log, previous)
     rows = summarise(results, names, configs, base, args.seeds)
     minutes = (time.perf_counter() - t0) / 60
     base_txt = ", ".join(f"{k}={v}" for k, v in base.items()) or "the package defaults"

@@ -85,6 +85,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     #: Optimisation steps that ``max_epochs="auto"`` aims for.
     AUTO_STEPS = 2000
+    #: Fewest and most epochs of ``max_epochs="auto"``.
+    AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 10, 500
 
     # With scikit-learn's metadata routing, sample_domain (skada's
     # convention) reaches fit and the prediction methods without a
@@ -543,7 +545,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return int(self.max_epochs)
         world = _rank_and_world(bool(self.distributed))[1]
         steps_per_epoch = math.ceil(n_source / (min(self.batch_size, n_source) * world))
-        return int(min(max(math.ceil(self.AUTO_STEPS / steps_per_epoch), 10), 500))
+        epochs = max(math.ceil(self.AUTO_STEPS / steps_per_epoch), self.AUTO_MIN_EPOCHS)
+        return int(min(epochs, self.AUTO_MAX_EPOCHS))
 
     def _net_params(self, data: FitData, domain_data: DomainData, device, seed: int,
                     max_epochs: int, domains: tuple) -> dict:

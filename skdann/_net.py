@@ -581,13 +581,13 @@ class DANNNet(NeuralNet):
         dtype = _PRECISIONS[self.precision]
         use_scaler = dtype is torch.float16 and torch.device(self.device).type == "cuda"
         self.grad_scaler_ = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.class_weights_ = None
         return self
 
     def initialize(self):
         """Initialise everything, with a fresh schedule position (the same weights on every rank)."""
         self.__dict__.pop("progress_", None)
         super().initialize()
+        self.class_weights_ = None  # IWDAN's estimate, once label_shift is on
         self._broadcast_weights()
         return self
 
