@@ -21,8 +21,10 @@ defaults), so the script is also how a candidate set of defaults is judged.
                                   [--configs standardize ema ...] [--base key=value ...]
                                   [--name NAME]
 
-Writes ``results/ablation[_NAME].{md,json}`` and, for the default run, the
-README block between ``<!-- ablation:start -->`` and ``<!-- ablation:end -->``.
+Writes ``results/ablation[_NAME].{md,json}``, and the README block between
+``<!-- ablation[_NAME]:start -->`` and ``<!-- ablation[_NAME]:end -->`` where the README has those
+markers. ``--reuse`` an earlier run's JSON to add configurations (or to rewrite
+the table) without refitting what is done.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ def main(argv=None):
     out = ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps({"rows": rows, "results": results, "names": names,
                                "base": base}, indent=1, default=repr))
-    publish(name, md, readme=args.name is None)
+    publish(name, md)  # into the README too, where it has this run's markers
 
 
 if __name__ == "__main__":

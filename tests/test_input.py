@@ -168,3 +168,17 @@ def test_memory_mapped_inputs_train_from_the_file_and_give_the_in_memory_model(m
     mapped = DANNClassifier(**fast).fit(ms, ys, mt)
     plain = DANNClassifier(**fast).fit(Xs, ys, Xt)
     np.testing.assert_array_equal(mapped.predict_proba(mt), plain.predict_proba(Xt))
+
+
+def test_a_feature_mismatch_from_a_pipeline_says_how_to_stack_the_rows(moons):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    Xs, ys, Xt, _ = moons
+    # a column transformer widens the source rows; X_target skips it
+    cats = np.c_[Xs, np.arange(len(Xs)) % 3]
+    pipe = make_pipeline(ColumnTransformer([("onehot", OneHotEncoder(), [2])], remainder="passthrough"),
+                         DANNClassifier(max_epochs=1))
+    with pytest.raises(ValueError, match="X_target has 3 features but X_source has 5.*stack source and "
+                                         "target rows in X and mark the target rows"):
+        pipe.fit(cats, ys, dannclassifier__X_target=np.c_[Xt, np.arange(len(Xt)) % 3])
