@@ -105,8 +105,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "domain_labels": [StrOptions({"pooled", "per_domain"})],
         "lambda_max": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "lambda_grid": ["array-like"],
-        "lambda_scoring": [StrOptions({"reverse_validation", "source_accuracy", "iwcv", "dev",
-                                       "entropy", "snd"}), callable],
+        "lambda_scoring": [StrOptions({"aligned_reverse_validation", "reverse_validation",
+                                       "source_accuracy", "iwcv", "dev", "entropy", "snd"}), callable],
         "lambda_schedule": [StrOptions({"ganin", "constant"}), callable],
         "gamma": [Interval(numbers.Real, 0, None, closed="neither")],
         "warmup": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -141,8 +141,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
                  adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_grid=(0.0, 0.1, 0.3, 1.0),
-                 lambda_scoring="reverse_validation", lambda_schedule="ganin", gamma=10.0, warmup=0.0,
-                 optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
+                 lambda_scoring="aligned_reverse_validation", lambda_schedule="ganin", gamma=10.0,
+                 warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
                  domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
                  averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
@@ -822,9 +822,11 @@ SHARED_PARAMETERS = """\
     lambda_grid : sequence of float, default=(0.0, 0.1, 0.3, 1.0)
         Candidates of ``lambda_max="auto"``; include 0 so that source-only
         training wins when adaptation does not pay.
-    lambda_scoring : str or callable, default="reverse_validation"
+    lambda_scoring : str or callable, default="aligned_reverse_validation"
         Label-free criterion of ``lambda_max="auto"``: the name of a scorer of
-        :mod:`skdann.model_selection` (``"reverse_validation"``,
+        :mod:`skdann.model_selection` (``"aligned_reverse_validation"``: reverse
+        validation minus the domain head's held-out accuracy, the best rule in
+        ``benchmarks/auto_lambda.py``; ``"reverse_validation"``,
         ``"source_accuracy"``, ``"iwcv"``, ``"dev"``, ``"entropy"``,
         ``"snd"``) or a callable ``scorer(estimator, X, y, sample_domain=...)``,
         higher is better.

@@ -98,6 +98,7 @@ __all__ = [
     "DomainStratifiedKFold",
     "resolve_lambda_scoring",
     "reverse_validation_scorer",
+    "aligned_reverse_validation_scorer",
     "make_reverse_validation_scorer",
     "iwcv_scorer",
     "make_iwcv_scorer",
@@ -422,8 +423,14 @@ class _ReverseValidation(_Scorer):
     _name = "make_reverse_validation_scorer"
 
     def _evaluate(self, estimator, X, y, sample_domain) -> float:
-        opts = self._options
         X_s, y_s, X_t = _domains(estimator, X, y, "reverse_validation_scorer", sample_domain)
+        score = self._reverse_score(estimator, X_s, y_s, X_t)
+        if self._options["domain_penalty"]:
+            score -= self._options["domain_penalty"] * domain_accuracy(estimator, X_s, X_t)
+        return score
+
+    def _reverse_score(self, estimator, X_s, y_s, X_t) -> float:
+        opts = self._options
         final, Z_s = to_final_input(estimator, X_s)
         _, Z_t = to_final_input(estimator, X_t)
         pseudo = final.predict(Z_t)
@@ -456,7 +463,7 @@ class _ReverseValidation(_Scorer):
 
 
 def make_reverse_validation_scorer(*, warm_start=False, max_epochs=None, metric="accuracy",
-                                   params=None):
+                                   params=None, domain_penalty=0.0):
     """Build a reverse-validation scorer (Ganin et al. 2016, §5.1.2).
 
     The scorer pseudo-labels the fold's target rows with the fitted model
@@ -491,6 +498,12 @@ def make_reverse_validation_scorer(*, warm_start=False, max_epochs=None, metric=
         What is measured on the source rows.
     params : dict or None, default=None
         Other parameters of ``η_r`` (``set_params`` names), e.g. ``{"lr": 1e-3}``.
+    domain_penalty : float, default=0.0
+        Subtract this times the balanced accuracy of ``η``'s domain head on
+        the fold (:func:`domain_accuracy`): the score then also rewards
+        features the domain head cannot tell apart, the second term of the
+        bound DANN minimises (target error ≤ source error + divergence).
+        :func:`aligned_reverse_validation_scorer` uses 1.
 
     Returns
     -------
@@ -519,8 +532,11 @@ def make_reverse_validation_scorer(*, warm_start=False, max_epochs=None, metric=
     if max_epochs is not None and (isinstance(max_epochs, bool)
                                    or not isinstance(max_epochs, numbers.Integral) or max_epochs < 1):
         raise ValueError(f"max_epochs must be None or an integer >= 1, got {max_epochs!r}.")
+    if isinstance(domain_penalty, bool) or not isinstance(domain_penalty, numbers.Real) \
+            or not domain_penalty >= 0:
+        raise ValueError(f"domain_penalty must be a number >= 0, got {domain_penalty!r}.")
     return _ReverseValidation(warm_start=bool(warm_start), max_epochs=max_epochs, metric=metric,
-                              params=dict(params or {}))
+                              params=dict(params or {}), domain_penalty=float(domain_penalty))
 
 
 _DEFAULT_REVERSE_VALIDATION = make_reverse_validation_scorer()
@@ -567,6 +583,52 @@ def reverse_validation_scorer(estimator, X, y, sample_domain=None) -> float:
     True
     """
     return _DEFAULT_REVERSE_VALIDATION(estimator, X, y, sample_domain)
+
+
+_DEFAULT_ALIGNED_REVERSE_VALIDATION = make_reverse_validation_scorer(domain_penalty=1.0)
+
+
+@_as_scorer
+def aligned_reverse_validation_scorer(estimator, X, y, sample_domain=None) -> float:
+    """Reverse validation minus the domain head's balanced accuracy (``lambda_max="auto"``'s default).
+
+    The two terms of the bound DANN minimises, estimated without target
+    labels on a fold: how well the model's target predictions transfer
+    back to the source (reverse validation, Ganin et al. 2016, §5.1.2), and
+    how well its own domain head still tells the fold's source rows from
+    its target rows (:func:`domain_accuracy`; 0.5 for aligned features).
+    In ``benchmarks/auto_lambda.py`` it was the best of the rules tried for
+    choosing λ (table in the README).
+
+    Parameters
+    ----------
+    estimator : fitted DANNClassifier or Pipeline ending in one
+        The model to score.
+    X : array-like
+        A fold's stacked source and target rows.
+    y : array-like
+        Source labels, ``unlabeled_marker`` on target rows.
+    sample_domain : array-like of int, optional
+        Each row's domain (negative: target); without it, target rows are
+        those carrying the marker.
+
+    Returns
+    -------
+    float
+        The score, higher is better (in [-1, 0.5]).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdann import DANNClassifier
+    >>> from skdann.datasets import make_domain_moons
+    >>> Xs, ys, Xt, _ = make_domain_moons(n_source=60, n_target=60, random_state=0)
+    >>> X, y = np.vstack([Xs, Xt]), np.r_[ys, np.full(60, -1)]
+    >>> clf = DANNClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> -1 <= aligned_reverse_validation_scorer(clf, X, y) <= 0.5
+    True
+    """
+    return _DEFAULT_ALIGNED_REVERSE_VALIDATION(estimator, X, y, sample_domain)
 
 
 # ------------------------------------------------------------------ IWCV and DEV
@@ -1188,12 +1250,19 @@ def domain_accuracy(estimator, X_source, X_target) -> float:
     """
     final, Z_s = to_final_input(estimator, X_source)
     _, Z_t = to_final_input(estimator, X_target)
-    acc_s = np.mean(final.predict_domain_proba(Z_s) <= 0.5)
-    acc_t = np.mean(final.predict_domain_proba(Z_t) > 0.5)
+
+    def target_probability(Z):
+        p = final.predict_domain_proba(Z)
+        if p.ndim == 2:  # one probability per domain: add up the target domains'
+            p = p[:, np.asarray(final.domains_) < 0].sum(axis=1)
+        return p
+    acc_s = np.mean(target_probability(Z_s) <= 0.5)
+    acc_t = np.mean(target_probability(Z_t) > 0.5)
     return float(0.5 * (acc_s + acc_t))
 
 
-_LAMBDA_SCORERS = {"reverse_validation": "reverse_validation_scorer",
+_LAMBDA_SCORERS = {"aligned_reverse_validation": "aligned_reverse_validation_scorer",
+                   "reverse_validation": "reverse_validation_scorer",
                    "source_accuracy": "source_accuracy_scorer", "iwcv": "iwcv_scorer",
                    "dev": "dev_scorer", "entropy": "entropy_scorer", "snd": "snd_scorer"}
 
@@ -1204,7 +1273,7 @@ def resolve_lambda_scoring(scoring):
     Parameters
     ----------
     scoring : str or callable
-        ``"reverse_validation"``, ``"source_accuracy"``, ``"iwcv"``,
+        ``"aligned_reverse_validation"``, ``"reverse_validation"``, ``"source_accuracy"``, ``"iwcv"``,
         ``"dev"``, ``"entropy"`` or ``"snd"``, or a callable
         ``scorer(estimator, X, y, sample_domain=None)``.
 

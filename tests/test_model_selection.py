@@ -411,3 +411,16 @@ def test_a_skdann_scorer_gets_the_folds_domains_through_routing(skada_with_routi
         expected = entropy_scorer(model, X[test], y_semi[test], sample_domain=sd[test])
         assert search.cv_results_["split0_test_score"][i] == pytest.approx(expected)
         assert expected != entropy_scorer(model, X[test], y_semi[test])  # the marker alone differs
+
+
+def test_aligned_reverse_validation_is_reverse_validation_minus_domain_accuracy(two_blobs):
+    from skdann.model_selection import aligned_reverse_validation_scorer
+
+    Xs, ys, Xt, _ = two_blobs
+    X, y = stack(Xs, ys, Xt + [0, 5])  # a shift the domain head sees
+    model = DANNClassifier(**DANN_FAST).fit(X, y)
+    expected = reverse_validation_scorer(model, X, y) - domain_accuracy(model, Xs, Xt + [0, 5])
+    assert aligned_reverse_validation_scorer(model, X, y) == pytest.approx(expected)
+    assert domain_accuracy(model, Xs, Xt + [0, 5]) > 0.9  # λ=0: the features stay apart
+    with pytest.raises(ValueError, match="domain_penalty"):
+        make_reverse_validation_scorer(domain_penalty=-1)
