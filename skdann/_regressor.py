@@ -23,7 +23,7 @@ class DANNRegressor(RegressorMixin, BaseDANN):
     _parameter_constraints: dict = {**BaseDANN._parameter_constraints, "scale_y": ["boolean"]}
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
-                 adversary="dann", domain_labels="pooled", lambda_max=1.0, lambda_grid=(0.0, 0.1, 0.3, 1.0),
+                 adversary="dann", domain_labels="pooled", lambda_max=0.3, lambda_grid=(0.0, 0.1, 0.3, 1.0),
                  lambda_scoring="aligned_reverse_validation", lambda_schedule="ganin", gamma=10.0,
                  warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
                  domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,

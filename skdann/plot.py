@@ -189,12 +189,13 @@ def _check_labels(y, X, name):
 
 def _model_title(model, default):
     final = final_step(model)
-    lambda_max = getattr(final, "lambda_max", None)
-    if lambda_max is None:
+    lambda_max = getattr(final, "lambda_max_", getattr(final, "lambda_max", None))
+    if lambda_max is None or isinstance(lambda_max, str):
         return default
+    chosen = " chosen" if getattr(final, "lambda_max", None) == "auto" else ""
     if lambda_max == 0:
-        return "source only (λ_max = 0)"
-    return f"DANN (λ_max = {lambda_max:g})"
+        return f"source only (λ_max = 0{chosen})"
+    return f"DANN (λ_max = {lambda_max:g}{chosen})"
 
 
 def _draw_domains(ax, P_source, P_target, y_source, y_target, classes, labels, title):
@@ -325,7 +326,7 @@ def plot_domains(model, X_source, X_target=None, y_source=None, y_target=None, b
     >>> src = DANNClassifier(max_epochs=3, lambda_max=0, random_state=0).fit(Xs, ys, Xt)
     >>> fig = plot_domains(dann, Xs, Xt, y_source=ys, before=src)
     >>> [ax.get_title() for ax in fig.axes]
-    ['source only (λ_max = 0)', 'DANN (λ_max = 1)']
+    ['source only (λ_max = 0)', 'DANN (λ_max = 0.3)']
     >>> [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     ['source', 'target', 'class 0', 'class 1', 'unlabelled']
     >>> plt.close(fig)

@@ -7,7 +7,9 @@ def test_demo_prints_source_only_and_dann_target_accuracy(capsys):
     assert main(["demo", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert "source only (lambda_max=0)" in out and "DANN (defaults)" in out
+    assert "DANN (lambda_max=6, paper)" in out
     accs = [float(line.split("target accuracy")[1].split()[0])
             for line in out.splitlines() if "target accuracy" in line]
-    source_only, dann = accs
-    assert source_only < 0.75 < 0.85 < dann  # the demo shows adaptation paying off
+    source_only, dann, paper = accs
+    # the demo shows adaptation paying off, most with the paper's λ for this toy
+    assert source_only < 0.7 < 0.75 < dann < 0.9 < paper

@@ -140,7 +140,7 @@ def test_domains_without_labels(data, models):
     ax = fig.axes[0]
     assert _points(ax) == [len(Xs), len(Xt)]
     assert _legend_texts(ax) == ["source", "target"]
-    assert ax.get_title() == "DANN (λ_max = 1)"
+    assert ax.get_title() == "DANN (λ_max = 0.3)"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("PC 1", "PC 2")
     assert len(ax.lines) == 0
 
@@ -186,7 +186,7 @@ def test_domains_before_and_after_side_by_side(data, models):
     dann, source_only = models
     fig = plot_domains(dann, Xs, Xt, y_source=ys, before=source_only)
     assert len(fig.axes) == 2
-    assert [ax.get_title() for ax in fig.axes] == ["source only (λ_max = 0)", "DANN (λ_max = 1)"]
+    assert [ax.get_title() for ax in fig.axes] == ["source only (λ_max = 0)", "DANN (λ_max = 0.3)"]
     for ax in fig.axes:
         assert sum(_points(ax)) == len(Xs) + len(Xt)
         assert len(_legend_texts(ax)) == 5
