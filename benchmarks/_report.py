@@ -39,3 +39,25 @@ def publish(name: str, markdown: str, readme: bool = True) -> None:
         return
     path.write_text(pattern.sub(lambda m: m.group(1) + markdown + m.group(2), text))
     print(f"(written to {out} and README.md)")
+
+
+def republish(names: list[str]) -> None:
+    """Copy saved tables (``results/NAME.md``, written by their script) into the README.
+
+    For runs too long to repeat when only the README changes: the table is the
+    script's output as saved, its first line naming the command that made it.
+    """
+    for name in names:
+        saved = ROOT / "benchmarks" / "results" / f"{name}.md"
+        if not saved.exists():
+            raise SystemExit(f"{saved} does not exist: run the benchmark that writes it first")
+        publish(name, saved.read_text())
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Copy saved benchmark tables (results/NAME.md) into README.md's markers.")
+    parser.add_argument("names", nargs="+", help="table names, e.g. ablation_levers auto_lambda")
+    republish(parser.parse_args().names)
