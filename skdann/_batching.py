@@ -18,6 +18,7 @@ streamed from host memory) and the statistics for input standardisation.
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
 import warnings
@@ -96,10 +97,12 @@ def to_model_input(x: torch.Tensor, device: torch.device, non_blocking: bool = F
     ``uint8`` images are scaled to ``[0, 1]`` here, per batch and on the
     device, so the whole set stays compact in memory.
     """
-    x = x.to(device, non_blocking=non_blocking)
+    # Skip no-op conversions: each call costs a dispatch at every training step.
+    if x.device != device:
+        x = x.to(device, non_blocking=non_blocking)
     if x.dtype == torch.uint8:
         return x.to(torch.float32).div_(255.0)
-    return x.to(torch.float32)
+    return x if x.dtype == torch.float32 else x.to(torch.float32)
 
 
 @dataclass
@@ -248,21 +251,23 @@ class BatchLayout:
     domains: tuple
     labelled: tuple
 
-    @property
+    # The sizes below are read at every training step: computed once per layout.
+
+    @functools.cached_property
     def n_rows(self) -> int:
         return sum(self.counts)
 
-    @property
+    @functools.cached_property
     def n_labelled(self) -> int:
         """Leading rows that carry labels."""
         return sum(c for c, lab in zip(self.counts, self.labelled) if lab)
 
-    @property
+    @functools.cached_property
     def n_source(self) -> int:
         """Leading rows that come from source domains."""
         return sum(c for c, d in zip(self.counts, self.domains) if d > 0)
 
-    @property
+    @functools.cached_property
     def has_target(self) -> bool:
         return any(d < 0 for d in self.domains)
 
@@ -387,7 +392,7 @@ class DomainBatchIterator:
             x = x.pin_memory()
         if convert:
             return to_model_input(x, self.device, non_blocking=self.pin)
-        return x.to(self.device, non_blocking=self.pin)
+        return x if x.device == self.device else x.to(self.device, non_blocking=self.pin)
 
     def next_batch(self) -> DomainBatch:
         """Draw one step's batch."""
@@ -399,7 +404,8 @@ class DomainBatchIterator:
         else:
             X = torch.cat([data.blocks[g.block].index_select(0, r) for g, r in zip(groups, rows)])
         labelled = [(g, r) for g, r in zip(groups, rows) if g.labelled]
-        y = torch.cat([data.y[g.block].index_select(0, r) for g, r in labelled])
+        y = [data.y[g.block].index_select(0, r) for g, r in labelled]
+        y = y[0] if len(y) == 1 else torch.cat(y)
         w = None
         if any(data.weight[g.block] is not None for g, _ in labelled):
             w = torch.cat([torch.ones(len(r), dtype=torch.float32, device=r.device)

@@ -670,7 +670,13 @@ class DANNNet(NeuralNet):
         torch.Tensor
             Scalar loss.
         """
-        loss = self.criterion_(outputs.float(), y)
+        crit = self.criterion_
+        if sample_weight is None and type(crit) is torch.nn.CrossEntropyLoss and crit.weight is None:
+            # The default criterion unweighted: one fused kernel for the mean.
+            return torch.nn.functional.cross_entropy(
+                outputs.float(), y, ignore_index=crit.ignore_index,
+                label_smoothing=crit.label_smoothing)
+        loss = crit(outputs.float(), y)
         if loss.dim() > 1:  # several regression targets: one loss per row
             loss = loss.reshape(loss.shape[0], -1).mean(dim=1)
         if sample_weight is None:
@@ -696,7 +702,12 @@ class DANNNet(NeuralNet):
         torch.Tensor
             Scalar loss.
         """
-        return (self.criterion_domain_(domain_logits.float(), targets) * weights).sum()
+        crit, logits = self.criterion_domain_, domain_logits.float()
+        if type(crit) is torch.nn.BCEWithLogitsLoss and crit.weight is None and crit.pos_weight is None:
+            # The default criterion: one fused kernel instead of loss, product and sum.
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, targets, weight=weights, reduction="sum")
+        return (crit(logits, targets) * weights).sum()
 
     def _domain_targets(self, layout: BatchLayout, device) -> tuple:
         """Per-row domain labels and balanced weights of a batch layout (built once per fit)."""
@@ -752,7 +763,8 @@ class DANNNet(NeuralNet):
             ``loss``, ``label_loss``, ``domain_loss`` (tensors, detached
             except ``loss``; ``domain_loss`` None without target rows),
             ``y_pred`` (label outputs of the labelled rows) and
-            ``domain_correct`` (correctly told rows, a tensor).
+            ``domain_logits`` (the domain head's outputs, detached; None
+            without target rows).
         """
         X, y, sample_weight = batch
         layout, module = self.layout_, self.module_
@@ -768,10 +780,11 @@ class DANNNet(NeuralNet):
             rest = torch.ones(n_lab - layout.n_source, dtype=torch.float32, device=X.device)
             lab_w = torch.cat([class_w, rest])
             sample_weight = lab_w if sample_weight is None else sample_weight * lab_w
-        label_loss = self.get_label_loss(outputs[:n_lab], y, sample_weight)
-        step = {"label_loss": label_loss.detach(), "y_pred": outputs[:n_lab]}
+        labelled_outputs = outputs[:n_lab] if all_outputs else outputs
+        label_loss = self.get_label_loss(labelled_outputs, y, sample_weight)
+        step = {"label_loss": label_loss.detach(), "y_pred": labelled_outputs}
         if not layout.has_target:
-            loss, step["domain_loss"], step["domain_correct"] = label_loss, None, None
+            loss, step["domain_loss"], step["domain_logits"] = label_loss, None, None
         else:
             with self._autocast():
                 h = adversary.head_input(z, outputs if adversary.uses_predictions else None)
@@ -786,7 +799,7 @@ class DANNNet(NeuralNet):
             domain_loss = self.get_domain_loss(domain_logits, self.domain_labels_, weights)
             loss = label_loss + domain_loss
             step["domain_loss"] = domain_loss.detach()
-            step["domain_correct"] = self._domain_correct(domain_logits.detach())
+            step["domain_logits"] = domain_logits.detach()
             if self.label_shift:
                 self._accumulate_label_shift(outputs.detach(), y, layout)
         if self.grad_scaler_ is not None:
@@ -798,9 +811,10 @@ class DANNNet(NeuralNet):
         return step
 
     def _domain_correct(self, logits: torch.Tensor) -> torch.Tensor:
-        if logits.dim() == 1:
-            return ((logits > 0) == (self.domain_side_ == 1)).sum()
-        return (logits.argmax(dim=1) == self.domain_labels_).sum()
+        """Correctly told rows among ``logits`` of shape (steps, rows[, domains])."""
+        if logits.dim() == 2:
+            return ((logits > 0) == self.domain_is_target_).sum()
+        return (logits.argmax(dim=-1) == self.domain_labels_).sum()
 
     def _accumulate_label_shift(self, outputs, y, layout) -> None:
         """Sum the source confusion and the target predictions (for IWDAN, once per epoch)."""
@@ -960,6 +974,7 @@ class DANNNet(NeuralNet):
         self.layout_ = iterator.layout
         self.domain_labels_, self.domain_weights_, self.domain_side_ = \
             self._domain_targets(iterator.layout, device)
+        self.domain_is_target_ = self.domain_side_ == 1
         self.progress_.set_horizon(max(int(self.max_epochs), 1) * len(iterator))
         self.steps_planned_ = epochs * len(iterator)
         return iterator
@@ -1032,8 +1047,9 @@ class DANNNet(NeuralNet):
         """
         self._set_training(training)
         device = torch.device(self.device)
-        # label loss, domain loss, correctly told rows
-        sums = torch.zeros(3, dtype=torch.float32, device=device)
+        # Per-step label losses, domain losses and domain logits, kept as
+        # tensors and reduced once when the epoch ends (no per-step arithmetic).
+        parts = ([], [], [])
         if self.label_shift:
             self.label_shift_sums_ = [torch.zeros(self.n_outputs, self.n_outputs, dtype=torch.float32,
                                                   device=device),
@@ -1043,14 +1059,19 @@ class DANNNet(NeuralNet):
             for batch in iterator:
                 self.notify("on_batch_begin", batch=batch, training=training)
                 step = step_fn(batch, **fit_params)
-                sums[0] += step["label_loss"]
+                parts[0].append(step["label_loss"])
                 if step["domain_loss"] is not None:
-                    sums[1] += step["domain_loss"]
-                    sums[2] += step["domain_correct"]
+                    parts[1].append(step["domain_loss"])
+                    parts[2].append(step["domain_logits"])
                 n_steps += 1
                 self.notify("on_batch_end", batch=batch, training=training, **step)
         finally:
             # Also after an interrupt: the history row is complete either way.
+            zero = torch.zeros((), device=device)
+            sums = torch.stack([
+                torch.stack(parts[0]).float().sum() if parts[0] else zero,
+                torch.stack(parts[1]).float().sum() if parts[1] else zero,
+                self._domain_correct(torch.stack(parts[2]).float()).float() if parts[2] else zero])
             self.record_epoch(prefix, sums, n_steps, iterator.layout)
         if self.label_shift:
             self._update_class_weights()
@@ -1170,7 +1191,8 @@ class DANNNet(NeuralNet):
         # Device-resident caches are rebuilt on demand; pickling them would
         # tie the pickle to the training device.
         for key in ("_listeners", "_lambda_fn", "_lr_fn", "label_shift_sums_", "domain_labels_",
-                    "domain_weights_", "domain_side_", "iterator_", "pending_streams_"):
+                    "domain_weights_", "domain_side_", "domain_is_target_", "iterator_",
+                    "pending_streams_"):
             state.pop(key, None)
         if state.get("module") is self.__dict__.get("module_"):
             # The module parameter is the trained instance itself: pickle it
