@@ -61,6 +61,40 @@ def test_domain_loss_labels_source_zero_and_target_one():
     assert net.domain_weights_.sum().item() == pytest.approx(1.0)
 
 
+def test_fused_default_losses_equal_their_per_row_definition():
+    # The default criteria take a fused path (one kernel); it must be the
+    # same loss as the per-row criterion weighted and summed (or averaged).
+    net = _net()
+    net.fit_loop(_data(), epochs=0)
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(8, generator=g)
+    weights = net.domain_weights_ * torch.rand(8, generator=g)
+    per_row = torch.nn.BCEWithLogitsLoss(reduction="none")(logits, net.domain_labels_)
+    assert net.get_domain_loss(logits, net.domain_labels_, weights).item() == pytest.approx(
+        (per_row * weights).sum().item(), rel=1e-6)
+    outputs, y = torch.randn(5, 2, generator=g), torch.tensor([0, 1, 1, 0, 1])
+    per_row = torch.nn.CrossEntropyLoss(reduction="none")(outputs, y)
+    assert net.get_label_loss(outputs, y).item() == pytest.approx(per_row.mean().item(), rel=1e-6)
+    w = torch.rand(5, generator=g)
+    assert net.get_label_loss(outputs, y, w).item() == pytest.approx(
+        ((per_row * w).sum() / w.sum()).item(), rel=1e-6)
+
+
+def test_epoch_domain_accuracy_counts_the_rows_the_head_told_apart():
+    # The per-step domain logits are kept and scored once per epoch.
+    steps = []
+
+    class Spy(Callback):
+        def on_batch_end(self, net, **step):
+            steps.append(step["domain_logits"].clone())
+
+    net = _net(callbacks=[Spy()], max_epochs=1)
+    net.fit_loop(_data())
+    side = net.domain_side_.bool()
+    correct = sum(((s > 0) == side).sum().item() for s in steps)
+    assert net.history[-1, "domain_acc"] == pytest.approx(correct / (len(steps) * len(side)))
+
+
 def test_label_smoothing_moves_domain_labels_off_zero_and_one():
     net = _net(domain_label_smoothing=0.2)
     net.fit_loop(_data(), epochs=0)
