@@ -813,7 +813,7 @@ class DANNNet(NeuralNet):
     def _domain_correct(self, logits: torch.Tensor) -> torch.Tensor:
         """Correctly told rows among ``logits`` of shape (steps, rows[, domains])."""
         if logits.dim() == 2:
-            return ((logits > 0) == self.domain_is_target_).sum()
+            return ((logits > 0) == (self.domain_side_ == 1)).sum()
         return (logits.argmax(dim=-1) == self.domain_labels_).sum()
 
     def _accumulate_label_shift(self, outputs, y, layout) -> None:
@@ -974,7 +974,6 @@ class DANNNet(NeuralNet):
         self.layout_ = iterator.layout
         self.domain_labels_, self.domain_weights_, self.domain_side_ = \
             self._domain_targets(iterator.layout, device)
-        self.domain_is_target_ = self.domain_side_ == 1
         self.progress_.set_horizon(max(int(self.max_epochs), 1) * len(iterator))
         self.steps_planned_ = epochs * len(iterator)
         return iterator
@@ -1191,8 +1190,7 @@ class DANNNet(NeuralNet):
         # Device-resident caches are rebuilt on demand; pickling them would
         # tie the pickle to the training device.
         for key in ("_listeners", "_lambda_fn", "_lr_fn", "label_shift_sums_", "domain_labels_",
-                    "domain_weights_", "domain_side_", "domain_is_target_", "iterator_",
-                    "pending_streams_"):
+                    "domain_weights_", "domain_side_", "iterator_", "pending_streams_"):
             state.pop(key, None)
         if state.get("module") is self.__dict__.get("module_"):
             # The module parameter is the trained instance itself: pickle it

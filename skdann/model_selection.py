@@ -201,6 +201,16 @@ def _check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
 
 
+def _check_number(name, value, minimum, *, integer=False, allow_none=False):
+    """Raise a ValueError unless ``value`` is a number (an int) ``>= minimum`` (bools refused)."""
+    if allow_none and value is None:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not value >= minimum:
+        what = ("None or " if allow_none else "") + ("an integer" if integer else "a number")
+        raise ValueError(f"{name} must be {what} >= {minimum}, got {value!r}.")
+
+
 def _default_domain_classifier():
     return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000))
 
@@ -335,8 +345,7 @@ class DomainStratifiedKFold(BaseCrossValidator):
     __metadata_request__split = {"sample_domain": True}
 
     def __init__(self, n_splits=5, *, shuffle=False, random_state=None, unlabeled_marker=-1):
-        if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral) or n_splits < 2:
-            raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}.")
+        _check_number("n_splits", n_splits, 2, integer=True)
         self.n_splits = int(n_splits)
         self.shuffle = shuffle
         self.random_state = random_state
@@ -530,12 +539,8 @@ def make_reverse_validation_scorer(*, warm_start=False, max_epochs=None, metric=
     True
     """
     _check_choice("metric", metric, ("accuracy", "neg_log_loss"))
-    if max_epochs is not None and (isinstance(max_epochs, bool)
-                                   or not isinstance(max_epochs, numbers.Integral) or max_epochs < 1):
-        raise ValueError(f"max_epochs must be None or an integer >= 1, got {max_epochs!r}.")
-    if isinstance(domain_penalty, bool) or not isinstance(domain_penalty, numbers.Real) \
-            or not domain_penalty >= 0:
-        raise ValueError(f"domain_penalty must be a number >= 0, got {domain_penalty!r}.")
+    _check_number("max_epochs", max_epochs, 1, integer=True, allow_none=True)
+    _check_number("domain_penalty", domain_penalty, 0)
     return _ReverseValidation(warm_start=bool(warm_start), max_epochs=max_epochs, metric=metric,
                               params=dict(params or {}), domain_penalty=float(domain_penalty))
 
@@ -660,8 +665,7 @@ class _IWCV(_Weighted):
 
 def _check_weight_options(space, cv, clip):
     _check_choice("space", space, ("features", "input"))
-    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral) or cv < 1:
-        raise ValueError(f"cv must be an integer >= 1, got {cv!r}.")
+    _check_number("cv", cv, 1, integer=True)
     if not 0 < clip < 0.5:
         raise ValueError(f"clip must be in (0, 0.5), got {clip!r}.")
 
@@ -1006,9 +1010,7 @@ def make_snd_scorer(*, temperature=0.05, space="proba", max_samples=2000):
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}.")
     _check_choice("space", space, ("proba", "features"))
-    if isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral) \
-            or max_samples < 2:
-        raise ValueError(f"max_samples must be an integer >= 2, got {max_samples!r}.")
+    _check_number("max_samples", max_samples, 2, integer=True)
     return _SND(temperature=float(temperature), space=space, max_samples=int(max_samples))
 
 
