@@ -73,11 +73,24 @@ CONFIGS = {
     "weight-decay+lambda-0.3": {"optimizer": "adamw", "optimizer__weight_decay": 0.01,
                                 "lambda_max": 0.3},
     "weight-decay+swa": {"optimizer": "adamw", "optimizer__weight_decay": 0.01, "averaging": "swa"},
+    "dropout-0.2": {"extractor__dropout": 0.2},
+    "dropout-0.5": {"extractor__dropout": 0.5},
+    "dropout-0.5+iwdan": {"extractor__dropout": 0.5, "label_shift": "iwdan"},
+    "dropout-0.5+iwdan-shrink-0.5": {"extractor__dropout": 0.5, "label_shift": "iwdan",
+                                     "label_shift_shrinkage": 0.5},
+    "dropout-0.2+iwdan-shrink-0.5": {"extractor__dropout": 0.2, "label_shift": "iwdan",
+                                     "label_shift_shrinkage": 0.5},
+    "dropout-0.2+lambda-1": {"extractor__dropout": 0.2, "lambda_max": 1.0},
+    "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
+    "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
+                                    "_auto_steps": 1000},
 }
 
 #: The second round: combinations of levers.
 ROUND_2 = ["iwdan+weight-decay", "iwdan+lambda-0.3", "iwdan+steps-1000", "iwdan+early-stopping",
-           "iwdan+ema", "weight-decay+lambda-0.3", "weight-decay+swa"]
+           "iwdan+ema", "weight-decay+lambda-0.3", "weight-decay+swa", "iwdan-shrink-0.5",
+           "iwdan-shrink-0.5+steps-1000", "dropout-0.5+iwdan", "dropout-0.5+iwdan-shrink-0.5",
+           "dropout-0.2+iwdan-shrink-0.5", "dropout-0.2+lambda-1"]
 #: The first round: every lever alone (the default run).
 ROUND_1 = [name for name in CONFIGS if name not in ROUND_2]
 
@@ -114,8 +127,11 @@ def run_job(job, quick):
     if max_epochs is not None:
         DANNClassifier.AUTO_MAX_EPOCHS = int(max_epochs)
     runner = run_source_only if kind == "SO" else run_dann
+    d = load_task(name)
+    if d["kind"] == "image":
+        params.pop("extractor__dropout", None)  # an MLP-extractor lever: the CNN has no dropout
     try:
-        return runner(load_task(name), seed, params, quick=quick)
+        return runner(d, seed, params, quick=quick)
     finally:
         DANNClassifier.AUTO_STEPS, DANNClassifier.AUTO_MAX_EPOCHS = defaults
 

@@ -245,11 +245,14 @@ class BatchLayout:
         Each group's ``sample_domain`` value.
     labelled : tuple of bool
         Whether each group is labelled.
+    sizes : tuple of int
+        Rows of each group in the training data (empty: unknown).
     """
 
     counts: tuple
     domains: tuple
     labelled: tuple
+    sizes: tuple = ()
 
     # The sizes below are read at every training step: computed once per layout.
 
@@ -274,6 +277,25 @@ class BatchLayout:
     def row_domains(self) -> np.ndarray:
         """The ``sample_domain`` value of every row of a batch."""
         return np.repeat(np.asarray(self.domains, dtype=np.int64), self.counts)
+
+    def row_shares(self) -> np.ndarray:
+        """Each row's share of its domain in a batch, so that a domain's groups count as in the data.
+
+        A domain drawn from two groups (its labelled and its unlabelled target
+        rows) takes a fixed number of rows from each per step, whatever their
+        sizes; weighing each group by its share of the domain's rows makes the
+        domain's rows in a batch stand for the domain as it is, not for 50
+        labelled rows drawn as often as all the others. Rows of one domain sum
+        to 1.
+        """
+        counts = np.asarray(self.counts, dtype=np.float64)
+        domains = np.asarray(self.domains)
+        sizes = np.asarray(self.sizes, dtype=np.float64) if self.sizes else counts
+        share = np.empty(len(counts))
+        for d in np.unique(domains):
+            groups = domains == d
+            share[groups] = sizes[groups] / sizes[groups].sum()
+        return np.repeat(share / np.maximum(counts, 1), self.counts)
 
 
 class _IndexStream:
@@ -378,7 +400,8 @@ class DomainBatchIterator:
             generator = torch.Generator().manual_seed(seed + i + 7919 * rank)
             self.streams.append(_IndexStream(n, rows, generator, index_device))
         self.layout = BatchLayout(tuple(counts), tuple(g.domain for g in data.groups),
-                                  tuple(g.labelled for g in data.groups))
+                                  tuple(g.labelled for g in data.groups),
+                                  tuple(data.group_size(g) for g in data.groups))
         self.pin = (not resident) and device.type == "cuda"
         self.single_block = len({g.block for g in data.groups}) == 1
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from ._base import SHARED_ATTRIBUTES, SHARED_PARAMETERS, BaseDANN
 from ._input import FitData, marker_mask
+
+# IWDAN's shrinkage when label_shift_shrinkage=None (chosen on benchmarks/ablation.py).
+_DEFAULT_SHRINKAGE = 0.0
 
 __all__ = ["DANNClassifier"]
 
@@ -30,6 +34,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         **BaseDANN._parameter_constraints,
         "unlabeled_marker": [None, numbers.Integral, str],
         "label_shift": [None, StrOptions({"iwdan"})],
+        "label_shift_shrinkage": [None, Interval(numbers.Real, 0, 1, closed="both")],
     }
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
@@ -41,7 +46,8 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
                  device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
-                 callbacks=None, verbose=0, unlabeled_marker=-1, label_shift=None, **kwargs):
+                 callbacks=None, verbose=0, unlabeled_marker=-1, label_shift=None, label_shift_shrinkage=None,
+                 **kwargs):
         super().__init__(
             extractor=extractor, label_head=label_head, domain_head=domain_head, module=module,
             net_class=net_class, adversary=adversary, domain_labels=domain_labels, lambda_max=lambda_max,
@@ -57,10 +63,17 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
             random_state=random_state, callbacks=callbacks, verbose=verbose, **kwargs)
         self.unlabeled_marker = unlabeled_marker
         self.label_shift = label_shift
+        self.label_shift_shrinkage = label_shift_shrinkage
 
     @staticmethod
     def _is_classifier() -> bool:
         return True
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.label_shift is None and self.label_shift_shrinkage is not None:
+            warnings.warn("label_shift_shrinkage only acts with label_shift='iwdan'; it is ignored "
+                          "with label_shift=None.", UserWarning, stacklevel=3)
 
     # ------------------------------------------------------------ labels
     def _marker_repr(self) -> str:
@@ -132,7 +145,9 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         return nn.CrossEntropyLoss if self.criterion is None else self.criterion
 
     def _extra_net_params(self) -> dict:
-        return {"label_shift": self.label_shift}
+        shrinkage = self.label_shift_shrinkage
+        return {"label_shift": self.label_shift,
+                "label_shift_shrinkage": _DEFAULT_SHRINKAGE if shrinkage is None else float(shrinkage)}
 
     # -------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -273,6 +288,12 @@ DANNClassifier.__doc__ = f"""Domain-adversarial neural network classifier (Ganin
         source's: the source rows of each class weigh ``p_t(y) / p_s(y)`` in
         both losses, with the target proportions estimated from the
         predictions once per epoch.
+    label_shift_shrinkage : float in [0, 1] or None, default=None
+        With ``label_shift="iwdan"``: shrinks the estimated weights towards 1,
+        ``w = 1 + (1 - shrinkage) (w_hat - 1)``, so that a wrong estimate (when
+        the classes themselves look different in the target, not only their
+        proportions) cannot drop a class from training. ``None``: {_DEFAULT_SHRINKAGE}.
+        Set without ``label_shift`` it has no effect and warns.
 
     Attributes
     ----------

@@ -286,6 +286,11 @@ class DANNNet(NeuralNet):
         Class-importance-weighted alignment (IWDAN, Tachet des Combes et al.,
         2020): source rows count with ``w_y = p_t(y) / p_s(y)``, estimated
         once per epoch from the predictions.
+    label_shift_shrinkage : float, default=0.0
+        Shrinks IWDAN's estimated weights towards 1:
+        ``w = 1 + (1 - shrinkage) (w_hat - 1)``, so that an estimate gone
+        wrong (the target's classes also look different, not only their
+        proportions) cannot drop a class from training.
     patience : int or None, default=None
         Stop when the held-out source loss has not improved for this many
         epochs, and keep the best weights (needs validation rows).
@@ -335,7 +340,8 @@ class DANNNet(NeuralNet):
                  gamma: float = 10.0, warmup: float = 0.0, lr_schedule="ganin",
                  lr_alpha: float = 10.0, lr_beta: float = 0.75, domain_lr_factor: float = 1.0,
                  domain_label_smoothing: float = 0.0, averaging=None, averaging_decay: float = 0.99,
-                 averaging_start: float = 0.5, label_shift=None, patience=None,
+                 averaging_start: float = 0.5, label_shift=None, label_shift_shrinkage: float = 0.0,
+                 patience=None,
                  distributed: bool = False, seed: int = 0, data_on_device="auto", precision=None,
                  **kwargs):
         kwargs.setdefault("train_split", None)
@@ -363,6 +369,7 @@ class DANNNet(NeuralNet):
         self.averaging_decay = averaging_decay
         self.averaging_start = averaging_start
         self.label_shift = label_shift
+        self.label_shift_shrinkage = label_shift_shrinkage
         self.patience = patience
         self.distributed = distributed
         self.seed = seed
@@ -713,25 +720,23 @@ class DANNNet(NeuralNet):
         """Per-row domain labels and balanced weights of a batch layout (built once per fit)."""
         domains = layout.row_domains()
         target = domains < 0
+        # Within a domain, each group (labelled / unlabelled target rows)
+        # weighs its share of the domain's rows; each domain then weighs:
+        shares = layout.row_shares()
         if self.domain_labels == "pooled":
             eps = float(self.domain_label_smoothing)
             labels = torch.as_tensor(np.where(target, 1.0 - eps / 2, eps / 2), dtype=torch.float32)
-            # Source and target weigh half each; within the source side,
-            # each source domain weighs the same.
-            src_ids = np.unique(domains[~target])
-            weights = np.zeros(len(domains))
-            for d in src_ids:
-                rows = domains == d
-                weights[rows] = 0.5 / len(src_ids) / rows.sum()
-            weights[target] = 0.5 / max(target.sum(), 1)
+            # source and target half each; each source domain the same, and
+            # each target domain the same.
+            src_ids, tgt_ids = np.unique(domains[~target]), np.unique(domains[target])
+            per_domain = {d: 0.5 / len(src_ids) for d in src_ids}
+            per_domain.update({d: 0.5 / len(tgt_ids) for d in tgt_ids})
         else:
             index = {d: i for i, d in enumerate(self.domain_ids)}
             labels = torch.as_tensor([index[d] for d in domains], dtype=torch.int64)
-            weights = np.zeros(len(domains))
             present = np.unique(domains)
-            for d in present:
-                rows = domains == d
-                weights[rows] = 1.0 / len(present) / rows.sum()
+            per_domain = {d: 1.0 / len(present) for d in present}
+        weights = np.array([per_domain[d] for d in domains]) * shares
         side = torch.as_tensor(target.astype(np.int64))
         return (labels.to(device), torch.as_tensor(weights, dtype=torch.float32).to(device),
                 side.to(device))
@@ -839,6 +844,7 @@ class DANNNet(NeuralNet):
         b = np.r_[mu, 10.0]
         w, _ = nnls(A, b)
         w = np.clip(w, 0.0, 10.0)
+        w = 1.0 + (1.0 - float(self.label_shift_shrinkage)) * (w - 1.0)
         old = self.class_weights_.cpu().numpy() if self.class_weights_ is not None else np.ones_like(w)
         w = 0.5 * old + 0.5 * w
         self.class_weights_ = torch.as_tensor(w, dtype=torch.float32, device=torch.device(self.device))

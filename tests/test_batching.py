@@ -67,6 +67,11 @@ def test_groups_are_laid_out_source_then_labelled_target_then_unlabelled_target(
     assert all(10 <= r < 12 for r in rows[8:10]) and all(15 <= r < 20 for r in rows[10:])
     assert len(y_batch) == 10
     assert len(it) == 2  # 10 source rows, 8 per step
+    # The target domain's 2 labelled and 5 unlabelled rows stand for 2/7 and
+    # 5/7 of it, however many of each a step draws.
+    assert it.layout.sizes == (5, 5, 2, 5)
+    shares = it.layout.row_shares()
+    assert np.allclose(shares, [1 / 4] * 8 + [1 / 7] * 2 + [5 / 7 / 4] * 4)
 
 
 def test_sample_weights_travel_with_their_rows():

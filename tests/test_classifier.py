@@ -261,10 +261,19 @@ def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
     ({"max_epochs": 1.5}, "max_epochs"), ({"optimizer": "lbfgs2"}, "optimizer"),
     ({"precision": "fp8"}, "precision"), ({"lambda_schedule": "step"}, "lambda_schedule"),
     ({"data_on_device": "yes"}, "data_on_device"), ({"n_threads": 0}, "n_threads"),
+    ({"label_shift": "iwdan", "label_shift_shrinkage": 1.5}, "label_shift_shrinkage"),
 ])
 def test_bad_parameters_are_value_errors_before_training(moons, params, match):
     with pytest.raises(ValueError, match=match):
         DANNClassifier(**params).fit(*moons[:3])
+
+
+def test_label_shift_shrinkage_without_label_shift_warns_that_it_is_ignored(moons, fast):
+    with pytest.warns(UserWarning, match="label_shift_shrinkage only acts with label_shift='iwdan'"):
+        DANNClassifier(label_shift_shrinkage=0.5, **fast).fit(*moons[:3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DANNClassifier(label_shift="iwdan", label_shift_shrinkage=0.5, **fast).fit(*moons[:3])
 
 
 def test_clone_pipeline_and_grid_search_over_lambda(moons_stacked):

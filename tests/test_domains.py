@@ -39,14 +39,31 @@ def test_per_domain_labels_train_one_logit_per_domain(three_sources):
         clf.partial_fit(X, y, sample_domain=np.where(sd == 3, 4, sd))
 
 
-def test_labelled_target_rows_join_the_label_loss_and_are_oversampled(moons):
+@pytest.fixture(scope="module")
+def ten_labelled_target_rows(moons):
+    """A fit on the moons with 10 of the 300 target rows labelled, batches of 64 per domain."""
     Xs, ys, Xt, yt = moons
     y = np.r_[ys, np.full(len(Xt), -1)]
     y[300:310] = yt[:10]
     sd = np.r_[np.ones(300, int), -np.ones(300, int)]
-    clf = DANNClassifier(max_epochs=2, batch_size=64, random_state=0).fit(
+    return DANNClassifier(max_epochs=1, batch_size=64, random_state=0).fit(
         np.vstack([Xs, Xt]), y, sample_domain=sd)
+
+
+def test_labelled_target_rows_join_the_label_loss_and_are_oversampled(ten_labelled_target_rows):
+    clf = ten_labelled_target_rows
     layout = clf.net_.layout_
     # 64 source rows, all 10 labelled target rows every step, 64 unlabelled target rows
     assert layout.counts == (64, 10, 64) and layout.labelled == (True, True, False)
     assert layout.n_labelled == 74 and clf.n_target_ == 300
+
+
+def test_labelled_target_rows_weigh_their_share_of_the_target_in_the_domain_loss(
+        ten_labelled_target_rows):
+    # 10 of the 300 target rows are labelled and drawn every step (10 of the
+    # 74 target rows of a batch); the domain head must still see the target
+    # as it is: the labelled group weighs 10/300 of the target half, not 10/74.
+    weights = ten_labelled_target_rows.net_.domain_weights_.numpy()
+    assert weights[:64].sum() == pytest.approx(0.5)
+    assert weights[64:74].sum() == pytest.approx(0.5 * 10 / 300)
+    assert weights[74:].sum() == pytest.approx(0.5 * 290 / 300)

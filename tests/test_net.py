@@ -199,6 +199,13 @@ def test_iwdan_class_weights_follow_the_target_class_proportions():
     net.fit_loop(DomainData.from_domains(Xs, ys, Xt))
     w = net.class_weights_.cpu().numpy()
     assert w[1] > 1.4 and w[0] < 0.6  # true ratio: 1.8 and 0.2
+    # Shrinkage pulls the same estimate half-way to 1: no class drops out.
+    half = _net(label_shift="iwdan", label_shift_shrinkage=0.5, lambda_max=0.0, max_epochs=20,
+                batch_size=64, lr=0.01)
+    half.fit_loop(DomainData.from_domains(Xs, ys, Xt))
+    w_half = half.class_weights_.cpu().numpy()
+    assert np.allclose(w_half, 1 + 0.5 * (w - 1), atol=0.05)
+    assert w_half[0] > 0.5 and w_half[1] < 1.5
 
 
 def test_failed_load_leaves_the_net_as_it_was(tmp_path):
