@@ -57,6 +57,12 @@ CONFIGS = {
     "swa": {"averaging": "swa"},
     "lambda-0.3": {"lambda_max": 0.3},
     "lambda-0.1": {"lambda_max": 0.1},
+    "lambda-0.5": {"lambda_max": 0.5},
+    "lambda-0.2": {"lambda_max": 0.2},
+    "gamma-5": {"gamma": 5.0},
+    "gamma-20": {"gamma": 20.0},
+    "domain-lr-0.3": {"domain_lr_factor": 0.3},
+    "domain-lr-3": {"domain_lr_factor": 3.0},
     "domain-lr-0.1": {"domain_lr_factor": 0.1},
     "domain-lr-10": {"domain_lr_factor": 10.0},
     "domain-head-256x2": {"domain_head__hidden_sizes": (256, 256)},
@@ -94,8 +100,10 @@ ROUND_2 = ["iwdan+weight-decay", "iwdan+lambda-0.3", "iwdan+steps-1000", "iwdan+
            "iwdan+ema", "weight-decay+lambda-0.3", "weight-decay+swa", "iwdan-shrink-0.5",
            "iwdan-shrink-0.5+steps-1000", "dropout-0.5+iwdan", "dropout-0.5+iwdan-shrink-0.5",
            "dropout-0.2+iwdan-shrink-0.5", "dropout-0.2+lambda-1"]
+#: The seventh round: the adversary's strength and schedule around lambda_max=0.3.
+ROUND_7 = ["lambda-0.5", "lambda-0.2", "gamma-5", "gamma-20", "domain-lr-0.3", "domain-lr-3"]
 #: The first round: every lever alone (the default run).
-ROUND_1 = [name for name in CONFIGS if name not in ROUND_2]
+ROUND_1 = [name for name in CONFIGS if name not in ROUND_2 + ROUND_7]
 
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
