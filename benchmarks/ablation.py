@@ -46,8 +46,8 @@ import torch
 from _report import ROOT, machine, publish
 from suite import TASKS, load_task, parse_overrides, run_dann, run_source_only, select_tasks
 
-#: The levers, one configuration each (added to --base).
-CONFIGS = {
+#: The first round: every lever alone (the default run).
+ROUND_1 = {
     "defaults": {},
     "standardize": {"standardize": True},
     "steps-500": {"_auto_steps": 500},
@@ -57,12 +57,6 @@ CONFIGS = {
     "swa": {"averaging": "swa"},
     "lambda-0.3": {"lambda_max": 0.3},
     "lambda-0.1": {"lambda_max": 0.1},
-    "lambda-0.5": {"lambda_max": 0.5},
-    "lambda-0.2": {"lambda_max": 0.2},
-    "gamma-5": {"gamma": 5.0},
-    "gamma-20": {"gamma": 20.0},
-    "domain-lr-0.3": {"domain_lr_factor": 0.3},
-    "domain-lr-3": {"domain_lr_factor": 3.0},
     "domain-lr-0.1": {"domain_lr_factor": 0.1},
     "domain-lr-10": {"domain_lr_factor": 10.0},
     "domain-head-256x2": {"domain_head__hidden_sizes": (256, 256)},
@@ -72,7 +66,9 @@ CONFIGS = {
     "cdan": {"adversary": "cdan"},
     "cdan+e": {"adversary": "cdan+e"},
     "weight-decay": {"optimizer": "adamw", "optimizer__weight_decay": 0.01},
-    # combinations of the levers that helped in the first round
+}
+#: The second round: combinations of the levers that helped in the first.
+ROUND_2 = {
     "iwdan+weight-decay": {"label_shift": "iwdan", "optimizer": "adamw",
                            "optimizer__weight_decay": 0.01},
     "iwdan+lambda-0.3": {"label_shift": "iwdan", "lambda_max": 0.3},
@@ -82,6 +78,13 @@ CONFIGS = {
     "weight-decay+lambda-0.3": {"optimizer": "adamw", "optimizer__weight_decay": 0.01,
                                 "lambda_max": 0.3},
     "weight-decay+swa": {"optimizer": "adamw", "optimizer__weight_decay": 0.01, "averaging": "swa"},
+}
+#: Later rounds (each README table names the configurations it ran): IWDAN's
+#: shrinkage, extractor dropout, and the adversary's settings around the defaults.
+LATER = {
+    "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
+    "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
+                                    "_auto_steps": 1000},
     "dropout-0.2": {"extractor__dropout": 0.2},
     "dropout-0.5": {"extractor__dropout": 0.5},
     "dropout-0.5+iwdan": {"extractor__dropout": 0.5, "label_shift": "iwdan"},
@@ -90,20 +93,15 @@ CONFIGS = {
     "dropout-0.2+iwdan-shrink-0.5": {"extractor__dropout": 0.2, "label_shift": "iwdan",
                                      "label_shift_shrinkage": 0.5},
     "dropout-0.2+lambda-1": {"extractor__dropout": 0.2, "lambda_max": 1.0},
-    "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
-    "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
-                                    "_auto_steps": 1000},
+    "lambda-0.5": {"lambda_max": 0.5},
+    "lambda-0.2": {"lambda_max": 0.2},
+    "gamma-5": {"gamma": 5.0},
+    "gamma-20": {"gamma": 20.0},
+    "domain-lr-0.3": {"domain_lr_factor": 0.3},
+    "domain-lr-3": {"domain_lr_factor": 3.0},
 }
-
-#: The second round: combinations of levers.
-ROUND_2 = ["iwdan+weight-decay", "iwdan+lambda-0.3", "iwdan+steps-1000", "iwdan+early-stopping",
-           "iwdan+ema", "weight-decay+lambda-0.3", "weight-decay+swa", "iwdan-shrink-0.5",
-           "iwdan-shrink-0.5+steps-1000", "dropout-0.5+iwdan", "dropout-0.5+iwdan-shrink-0.5",
-           "dropout-0.2+iwdan-shrink-0.5", "dropout-0.2+lambda-1"]
-#: The seventh round: the adversary's strength and schedule around lambda_max=0.3.
-ROUND_7 = ["lambda-0.5", "lambda-0.2", "gamma-5", "gamma-20", "domain-lr-0.3", "domain-lr-3"]
-#: The first round: every lever alone (the default run).
-ROUND_1 = [name for name in CONFIGS if name not in ROUND_2 + ROUND_7]
+#: Every configuration by name (added to --base).
+CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
 
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
@@ -295,7 +293,7 @@ def main(argv=None):
     if args.render:
         return render(args.render)
     names = select_tasks(args.tasks)
-    configs = args.configs or ROUND_1
+    configs = args.configs or list(ROUND_1)
     if "defaults" not in configs:
         configs = ["defaults"] + configs
     base = parse_overrides(args.base)

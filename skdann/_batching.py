@@ -246,13 +246,13 @@ class BatchLayout:
     labelled : tuple of bool
         Whether each group is labelled.
     sizes : tuple of int
-        Rows of each group in the training data (empty: unknown).
+        Rows of each group in the training data.
     """
 
     counts: tuple
     domains: tuple
     labelled: tuple
-    sizes: tuple = ()
+    sizes: tuple
 
     # The sizes below are read at every training step: computed once per layout.
 
@@ -290,7 +290,7 @@ class BatchLayout:
         """
         counts = np.asarray(self.counts, dtype=np.float64)
         domains = np.asarray(self.domains)
-        sizes = np.asarray(self.sizes, dtype=np.float64) if self.sizes else counts
+        sizes = np.asarray(self.sizes, dtype=np.float64)
         share = np.empty(len(counts))
         for d in np.unique(domains):
             groups = domains == d
