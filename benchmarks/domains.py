@@ -24,12 +24,23 @@ two synthetic shifts: a covariate shift (y = sin(x0) + x1, target inputs
 shifted along the directions y depends on) and the rotated moons with a
 continuous target (the labelling rule turns with the domain).
 
-    python benchmarks/domains.py [--seeds 5] [--parts sources labelled regression]
+(d) Labelled target rows under label shift (``--parts shift``, its own table).
+On the 7 real tasks, whose class balance mostly differs between domains,
+with 50 labelled target rows: source + labelled rows without adaptation,
+unsupervised DANN, unsupervised DANN with IWDAN (``label_shift="iwdan"``,
+target class proportions from the predictions) and DANN with IWDAN and the
+labelled rows (proportions from their labels combined with the
+predictions) — at the default weight of the labelled rows, and with a
+``sample_weight`` of 0.1 on them — with the error of each IWDAN's estimate
+of the target's share of class 1.
+
+    python benchmarks/domains.py [--seeds 5] [--parts sources labelled regression shift]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -41,7 +52,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _report import machine, publish
+from _report import ROOT, machine, publish
 from _tasks import REAL, REGRESSION, load_task
 from skdann import DANNClassifier, DANNRegressor
 from skdann.datasets import make_domain_moons, rotate
@@ -111,8 +122,12 @@ def part_sources(seeds, log):
 
 
 # ------------------------------------------------------------ (b) labelled
-def _ssda_fit(d, n, seed, variant, image):
-    """One fit of a (b) variant; returns the accuracy on the held-out target rows."""
+def _ssda_fit(d, n, seed, variant, image, return_share=False):
+    """One fit of a (b) or (d) variant; returns the accuracy on the held-out target rows.
+
+    With ``return_share`` (IWDAN variants), also IWDAN's estimate of the
+    target's share of class 1.
+    """
     rng = np.random.RandomState(seed)
     labelled = rng.choice(len(d["Xt"]), n, replace=False) if n else np.array([], int)
     yt = np.full(len(d["Xt"]), MARK)
@@ -129,10 +144,18 @@ def _ssda_fit(d, n, seed, variant, image):
         sd = np.r_[np.ones(len(d["ys"]), int), np.full(n, 2)]
         params["lambda_max"] = 0.0
     else:
-        ytt = yt if variant == "DANN + labelled target rows" else np.full(len(d["Xt"]), MARK)
+        ytt = yt if "labelled target rows" in variant else np.full(len(d["Xt"]), MARK)
         X = np.concatenate([d["Xs"], d["Xt"]])
         y = np.r_[d["ys"], ytt]
         sd = np.r_[np.ones(len(d["ys"]), int), -np.ones(len(d["Xt"]), int)]
+    if "IWDAN" in variant:
+        params["label_shift"] = "iwdan"
+    fit_params = {}
+    if variant.endswith("sample_weight 0.1"):
+        # The labelled target rows are drawn every step like a domain of their
+        # own; a weight of 0.1 shrinks their share of the label loss tenfold.
+        weight = np.where(np.isin(np.arange(len(y)), len(d["ys"]) + labelled), 0.1, 1.0)
+        fit_params["sample_weight"] = weight
     clf = DANNClassifier(**params)
     model = clf if image else make_pipeline(StandardScaler(), clf)
     with warnings.catch_warnings():
@@ -140,8 +163,15 @@ def _ssda_fit(d, n, seed, variant, image):
         if sd is None:
             model.fit(X, y)
         else:
-            model.fit(X, y, **{("" if image else "dannclassifier__") + "sample_domain": sd})
-    return float(np.mean(model.predict(d["Xtest"]) == d["ytest"]))
+            prefix = "" if image else "dannclassifier__"
+            model.fit(X, y, **{prefix + k: v for k, v in {"sample_domain": sd, **fit_params}.items()})
+    accuracy = float(np.mean(model.predict(d["Xtest"]) == d["ytest"]))
+    if not return_share:
+        return accuracy
+    # IWDAN's estimate of the target's share of class 1: w_1 · p_s(1), normalised.
+    prior = np.bincount(d["ys"], minlength=2) / len(d["ys"])
+    q = clf.net_.class_weights_.cpu().numpy() * prior
+    return accuracy, float(q[1] / q.sum())
 
 
 VARIANTS = ["unsupervised DANN", "target rows alone", "source + labelled, no adaptation",
@@ -173,6 +203,57 @@ def part_labelled(seeds, log):
             margin = np.mean(acc[VARIANTS[3]]) - max(np.mean(acc[VARIANTS[0]]), np.mean(acc[VARIANTS[2]]))
             lines.append(f"| {task} | {n} | " + " | ".join(f"{np.mean(acc[v]):.3f}" for v in VARIANTS)
                          + f" | {margin:+.3f} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------- (d) label shift, labelled
+SHIFT_VARIANTS = ["source + labelled, no adaptation", "unsupervised DANN", "unsupervised DANN, IWDAN",
+                  "DANN, IWDAN + labelled target rows",
+                  "DANN, IWDAN + labelled target rows, sample_weight 0.1"]
+
+
+def part_shift(seeds, log, n=50):
+    """Labelled target rows under label shift: IWDAN with and without their labels."""
+    lines = [f"**(d) Labelled target rows under label shift** ({seeds} seeds, {n} labelled target rows, "
+             "the 7 real tasks; mean target accuracy on held-out target rows; IWDAN = "
+             "`label_shift='iwdan'`, whose class proportions come from the predictions without "
+             "labelled target rows and from their labels combined with the predictions with them; the "
+             "labelled rows are drawn every step like a domain of their own, and `sample_weight` 0.1 "
+             "shrinks their share of the label loss; "
+             "'share error': mean |estimated − true target share of class 1|)", "",
+             "| task | share of class 1: source / target | " + " | ".join(SHIFT_VARIANTS)
+             + " | IWDAN + labelled − best of the first two | seeds where IWDAN + labelled beats both "
+             "| IWDAN + labelled − unsupervised IWDAN | share error: predictions / with labels |",
+             "|---|---|" + "---|" * 9]
+    raw = {}
+    for task in REAL:
+        d = load_task(task)
+        acc = {v: [] for v in SHIFT_VARIANTS}
+        err = {v: [] for v in SHIFT_VARIANTS[2:]}
+        true_share = float(np.mean(d["ytest"] == 1))
+        for seed in range(seeds):
+            for v in SHIFT_VARIANTS:
+                if "IWDAN" in v:
+                    a, share = _ssda_fit(d, n if "labelled" in v else 0, seed, v, False,
+                                         return_share=True)
+                    err[v].append(abs(share - true_share))
+                else:
+                    a = _ssda_fit(d, n, seed, v, False)
+                acc[v].append(a)
+            log(f"(d) {task} seed {seed}: " + ", ".join(f"{v} {acc[v][-1]:.3f}" for v in SHIFT_VARIANTS))
+        raw[task] = {"accuracy": acc, "share_error": err, "true_share": true_share}
+        mean = {v: np.mean(a) for v, a in acc.items()}
+        last = mean[SHIFT_VARIANTS[3]]
+        ours, baselines = acc[SHIFT_VARIANTS[3]], zip(acc[SHIFT_VARIANTS[0]], acc[SHIFT_VARIANTS[1]])
+        wins = sum(a > max(b) for a, b in zip(ours, baselines))
+        lines.append(f"| {task} | {np.mean(d['ys'] == 1):.2f} / {true_share:.2f} | "
+                     + " | ".join(f"{mean[v]:.3f}" for v in SHIFT_VARIANTS)
+                     + f" | {last - max(mean[SHIFT_VARIANTS[0]], mean[SHIFT_VARIANTS[1]]):+.3f}"
+                     f" | {wins} of {seeds} | {last - mean[SHIFT_VARIANTS[2]]:+.3f}"
+                     f" | {np.mean(err[SHIFT_VARIANTS[2]]):.3f} / {np.mean(err[SHIFT_VARIANTS[3]]):.3f} |")
+    out = ROOT / "benchmarks" / "results" / "domains_shift.json"
+    out.write_text(json.dumps(raw, indent=1))
+    lines.append(f"\nPer-seed accuracies and share errors: `benchmarks/results/{out.name}`.")
     return "\n".join(lines)
 
 
@@ -252,25 +333,34 @@ def part_regression(seeds, log):
     return "\n".join(lines)
 
 
-PARTS = {"sources": part_sources, "labelled": part_labelled, "regression": part_regression}
+PARTS = {"sources": part_sources, "labelled": part_labelled, "regression": part_regression,
+         "shift": part_shift}
+#: The parts of the README's ``domains`` table; ``shift`` has a table of its own.
+DOMAINS = ["sources", "labelled", "regression"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--parts", nargs="*", default=list(PARTS), choices=list(PARTS))
+    parser.add_argument("--parts", nargs="*", default=DOMAINS, choices=list(PARTS))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
 
     def log(msg):
         print(f"{time.perf_counter() - t0:6.0f} s {msg}", flush=True)
-    sections = [PARTS[p](args.seeds, log) for p in args.parts]
-    minutes = (time.perf_counter() - t0) / 60
     command = " ".join(["python benchmarks/domains.py", *(argv if argv is not None else sys.argv[1:])])
-    md = (f"`{command}` — {machine()}; {minutes:.0f} min; package defaults "
-          "unless stated.\n\n" + "\n\n".join(sections))
-    publish("domains", md, readme=set(args.parts) == set(PARTS))
+    for name, parts in (("domains", [p for p in args.parts if p in DOMAINS]),
+                        ("domains_shift", [p for p in args.parts if p == "shift"])):
+        if not parts:
+            continue
+        start = time.perf_counter()
+        sections = [PARTS[p](args.seeds, log) for p in parts]
+        minutes = (time.perf_counter() - start) / 60
+        md = (f"`{command}` — {machine()}; {minutes:.0f} min; package defaults "
+              "unless stated.\n\n" + "\n\n".join(sections))
+        # A partial run of the domains parts is saved, not published over the full table.
+        publish(name, md, readme=name == "domains_shift" or set(parts) == set(DOMAINS))
 
 
 if __name__ == "__main__":

@@ -287,7 +287,12 @@ DANNClassifier.__doc__ = f"""Domain-adversarial neural network classifier (Ganin
         et al., 2020) for targets whose class proportions differ from the
         source's: the source rows of each class weigh ``p_t(y) / p_s(y)`` in
         both losses, with the target proportions estimated from the
-        predictions once per epoch.
+        predictions once per epoch (black-box shift estimation). When some
+        target rows are labelled, their class frequencies join the estimate
+        and take over where they contradict the predictions by more than
+        their own sampling noise: predictions misjudge the proportions when
+        the classes' features also shift, labels do not (table (d) of
+        ``benchmarks/domains.py``).
     label_shift_shrinkage : float in [0, 1] or None, default=None
         With ``label_shift="iwdan"``: shrinks the estimated weights towards 1,
         ``w = 1 + (1 - shrinkage) (w_hat - 1)``, so that a wrong estimate (when

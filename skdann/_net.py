@@ -285,7 +285,8 @@ class DANNNet(NeuralNet):
     label_shift : {None, "iwdan"}, default=None
         Class-importance-weighted alignment (IWDAN, Tachet des Combes et al.,
         2020): source rows count with ``w_y = p_t(y) / p_s(y)``, estimated
-        once per epoch from the predictions.
+        once per epoch from the predictions and, when some target rows are
+        labelled, from their labels (see :meth:`_update_class_weights`).
     label_shift_shrinkage : float, default=0.0
         Shrinks IWDAN's estimated weights towards 1:
         ``w = 1 + (1 - shrinkage) (w_hat - 1)``, so that an estimate gone
@@ -822,32 +823,74 @@ class DANNNet(NeuralNet):
         return (logits.argmax(dim=-1) == self.domain_labels_).sum()
 
     def _accumulate_label_shift(self, outputs, y, layout) -> None:
-        """Sum the source confusion and the target predictions (for IWDAN, once per epoch)."""
+        """Sum the source confusion, the target predictions and the labelled target rows' classes.
+
+        Summed over an epoch for IWDAN's class weights (see
+        :meth:`_update_class_weights`).
+        """
         p = torch.softmax(outputs.float(), dim=1)
-        n_src, k = layout.n_source, self.n_outputs
-        onehot = torch.nn.functional.one_hot(y[:n_src], k).float()
-        self.label_shift_sums_[0] += onehot.T @ p[:n_src]           # C[y, ŷ]
-        self.label_shift_sums_[1] += p[layout.n_labelled:].sum(0)   # target ŷ
+        n_src, n_lab, k = layout.n_source, layout.n_labelled, self.n_outputs
+        onehot = torch.nn.functional.one_hot(y, k).float()
+        self.label_shift_sums_[0] += onehot[:n_src].T @ p[:n_src]   # C[y, ŷ]
+        self.label_shift_sums_[1] += p[n_lab:].sum(0)               # target ŷ
+        self.label_shift_sums_[2] += onehot[n_src:n_lab].sum(0)     # labelled target y
 
     def _update_class_weights(self) -> None:
-        """IWDAN: solve C w ≈ μ_t for the class importance weights, w ≥ 0 (once per epoch)."""
+        """IWDAN's class importance weights ``w_y = p_t(y) / p_s(y)`` (once per epoch).
+
+        From the predictions, ``p_t`` solves ``C w ≈ μ_t`` with ``w ≥ 0``
+        (black-box shift estimation, BBSE), which is biased when the
+        classes' features also shift. With labelled target rows, their
+        add-one smoothed class frequencies are an unbiased but noisy estimate;
+        the two are combined per class by empirical Bayes: BBSE is the prior
+        mean, its spread the part of their disagreement that the labelled
+        estimate's sampling variance does not explain. So BBSE is kept while
+        the labels agree with it, and the labels take over when they
+        contradict it by more than their own noise.
+        """
         from scipy.optimize import nnls
 
-        joint, target = (self._all_reduce(t).double().cpu().numpy() for t in self.label_shift_sums_)
-        if joint.sum() <= 0 or target.sum() <= 0:
+        joint, target, labelled = (self._all_reduce(t).double().cpu().numpy()
+                                   for t in self.label_shift_sums_)
+        if joint.sum() <= 0:
             return
         joint /= joint.sum()                      # p_s(y, ŷ)
-        mu = target / target.sum()                # p_t(ŷ)
         prior = joint.sum(axis=1)                 # p_s(y)
-        # mu[ŷ] = Σ_y joint[y, ŷ] w_y, with Σ_y prior_y w_y = 1 as a heavy row.
-        A = np.vstack([joint.T, 10.0 * prior])
-        b = np.r_[mu, 10.0]
-        w, _ = nnls(A, b)
+        q_bbse = q_labels = None
+        if target.sum() > 0:
+            mu = target / target.sum()            # p_t(ŷ)
+            # mu[ŷ] = Σ_y joint[y, ŷ] w_y, with Σ_y prior_y w_y = 1 as a heavy row.
+            A = np.vstack([joint.T, 10.0 * prior])
+            b = np.r_[mu, 10.0]
+            w, _ = nnls(A, b)
+            q_bbse = prior * np.clip(w, 0.0, 10.0)
+            q_bbse /= max(q_bbse.sum(), 1e-12)
+        if labelled.sum() > 0:
+            n = self._n_labelled_target()         # rows, not draws: the noise's scale
+            q_labels = (labelled / labelled.sum() * n + 1.0) / (n + len(labelled))
+        if q_labels is None and q_bbse is None:
+            return
+        # Without labelled target rows, w is BBSE's solution as it stands.
+        if q_labels is not None:
+            q = q_labels
+            if q_bbse is not None:
+                noise = q_labels * (1.0 - q_labels) / n
+                gap = q_bbse - q_labels
+                spread = np.maximum(gap ** 2 - noise, 0.0)
+                q = q_labels + noise / (noise + spread) * gap
+                q /= q.sum()
+            w = np.divide(q, prior, out=np.ones_like(q), where=prior > 0)
         w = np.clip(w, 0.0, 10.0)
         w = 1.0 + (1.0 - float(self.label_shift_shrinkage)) * (w - 1.0)
         old = self.class_weights_.cpu().numpy() if self.class_weights_ is not None else np.ones_like(w)
         w = 0.5 * old + 0.5 * w
         self.class_weights_ = torch.as_tensor(w, dtype=torch.float32, device=torch.device(self.device))
+
+    def _n_labelled_target(self) -> int:
+        """Labelled target rows in the training data (all groups, all shards)."""
+        layout = self.layout_
+        return int(sum(size for size, domain, lab in zip(layout.sizes, layout.domains, layout.labelled)
+                       if lab and domain < 0))
 
     def _step_optimizer(self, step_fn):
         if self.grad_scaler_ is None:
@@ -1056,9 +1099,10 @@ class DANNNet(NeuralNet):
         # tensors and reduced once when the epoch ends (no per-step arithmetic).
         parts = ([], [], [])
         if self.label_shift:
-            self.label_shift_sums_ = [torch.zeros(self.n_outputs, self.n_outputs, dtype=torch.float32,
-                                                  device=device),
-                                      torch.zeros(self.n_outputs, dtype=torch.float32, device=device)]
+            k = self.n_outputs
+            self.label_shift_sums_ = [torch.zeros(k, k, dtype=torch.float32, device=device),
+                                      torch.zeros(k, dtype=torch.float32, device=device),
+                                      torch.zeros(k, dtype=torch.float32, device=device)]
         n_steps = 0
         try:
             for batch in iterator:

@@ -67,3 +67,24 @@ def test_labelled_target_rows_weigh_their_share_of_the_target_in_the_domain_loss
     assert weights[:64].sum() == pytest.approx(0.5)
     assert weights[64:74].sum() == pytest.approx(0.5 * 10 / 300)
     assert weights[74:].sum() == pytest.approx(0.5 * 290 / 300)
+
+
+def test_labelled_target_rows_set_iwdans_class_proportions_where_the_predictions_cannot(moons):
+    # The moons' target is balanced, and so are the predictions on it; the 40
+    # labelled target rows below are 3/4 class 1. Their labels contradict the
+    # predictions far beyond their own sampling noise, so IWDAN follows them,
+    # up to a small pull towards the predictions: w_1 a little under 0.74 / 0.5
+    # (add-one smoothed). Unlabelled, the same rows give w ≈ 1.
+    Xs, ys, Xt, yt = moons
+    picked = np.r_[np.flatnonzero(yt == 1)[:30], np.flatnonzero(yt == 0)[:10]]
+    sd = np.r_[np.ones(300, int), -np.ones(300, int)]
+    params = {"label_shift": "iwdan", "max_epochs": 20, "batch_size": 32, "random_state": 0}
+    y = np.r_[ys, np.full(len(Xt), -1)]
+    unlabelled = DANNClassifier(**params).fit(np.vstack([Xs, Xt]), y, sample_domain=sd)
+    y[300 + picked] = yt[picked]
+    labelled = DANNClassifier(**params).fit(np.vstack([Xs, Xt]), y, sample_domain=sd)
+    w_unlabelled = unlabelled.net_.class_weights_.numpy()
+    w_labelled = labelled.net_.class_weights_.numpy()
+    assert np.abs(w_unlabelled - 1).max() < 0.25
+    assert 1.3 < w_labelled[1] < 31 / 42 / 0.5 + 0.05
+    assert 11 / 42 / 0.5 - 0.05 < w_labelled[0] < 0.7

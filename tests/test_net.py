@@ -208,6 +208,26 @@ def test_iwdan_class_weights_follow_the_target_class_proportions():
     assert w_half[0] > 0.5 and w_half[1] < 1.5
 
 
+def test_iwdan_takes_the_target_proportions_from_labelled_target_rows_when_there_are_some():
+    # The unlabelled target rows all look like source class 0, so the
+    # predictions would call the target all class 0; the 40 labelled target
+    # rows (30 of class 1) say otherwise, and their labels win.
+    from skdann._batching import Group
+
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(400) % 2
+    Xs = torch.randn(400, 2, generator=g) + 4 * ys[:, None].float()
+    Xt = torch.randn(200, 2, generator=g)
+    yt = torch.zeros(200, dtype=torch.long)
+    yt[:30] = 1
+    groups = [Group(0, None, 1, True), Group(1, torch.arange(40), -1, True),
+              Group(1, torch.arange(40, 200), -1, False)]
+    net = _net(label_shift="iwdan", lambda_max=0.0, max_epochs=20, batch_size=64, lr=0.01)
+    net.fit_loop(DomainData([Xs, Xt], [ys, yt], groups))
+    q = np.array([10 + 1, 30 + 1]) / (40 + 2)  # add-one smoothed label frequencies
+    assert net.class_weights_.cpu().numpy() == pytest.approx(q / 0.5, abs=0.05)
+
+
 def test_failed_load_leaves_the_net_as_it_was(tmp_path):
     net = _net()
     net.fit_loop(_data())
