@@ -154,8 +154,8 @@ def _ssda_fit(d, n, seed, variant, image, return_share=False):
     if variant.endswith("sample_weight 0.1"):
         # The labelled target rows are drawn every step like a domain of their
         # own; a weight of 0.1 shrinks their share of the label loss tenfold.
-        weight = np.where(np.isin(np.arange(len(y)), len(d["ys"]) + labelled), 0.1, 1.0)
-        fit_params["sample_weight"] = weight
+        fit_params["sample_weight"] = np.ones(len(y))
+        fit_params["sample_weight"][len(d["ys"]) + labelled] = 0.1
     clf = DANNClassifier(**params)
     model = clf if image else make_pipeline(StandardScaler(), clf)
     with warnings.catch_warnings():

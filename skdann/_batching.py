@@ -274,6 +274,11 @@ class BatchLayout:
     def has_target(self) -> bool:
         return any(d < 0 for d in self.domains)
 
+    @functools.cached_property
+    def labelled_target_size(self) -> int:
+        """Labelled target rows in the training data (not per batch)."""
+        return sum(n for n, d, lab in zip(self.sizes, self.domains, self.labelled) if lab and d < 0)
+
     def row_domains(self) -> np.ndarray:
         """The ``sample_domain`` value of every row of a batch."""
         return np.repeat(np.asarray(self.domains, dtype=np.int64), self.counts)

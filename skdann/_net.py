@@ -218,6 +218,36 @@ def _accepted(cls, kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k in params}
 
 
+def _bbse_weights(joint: np.ndarray, prior: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Black-box shift estimation: ``w ≥ 0`` with ``Σ_y joint[y, ŷ] w_y ≈ mu[ŷ]``.
+
+    ``joint`` is the source's ``p_s(y, ŷ)``, ``prior`` its row sums ``p_s(y)``
+    and ``mu`` the target's ``p_t(ŷ)``; ``Σ_y prior_y w_y = 1`` enters as a
+    heavy row.
+    """
+    from scipy.optimize import nnls
+
+    A = np.vstack([joint.T, 10.0 * prior])
+    b = np.r_[mu, 10.0]
+    return nnls(A, b)[0]
+
+
+def _empirical_bayes(q_labels: np.ndarray, q_prior: np.ndarray, n: int) -> np.ndarray:
+    """Class proportions from ``n`` labelled rows, shrunk towards ``q_prior`` as far as they agree.
+
+    Per class, ``q_prior`` (normalised) is the prior mean and its spread the
+    part of the squared gap that the labels' sampling variance does not
+    explain: the labels take over when they contradict the prior by more
+    than their own noise.
+    """
+    q_prior = q_prior / max(q_prior.sum(), 1e-12)
+    noise = q_labels * (1.0 - q_labels) / n
+    gap = q_prior - q_labels
+    spread = np.maximum(gap ** 2 - noise, 0.0)
+    q = q_labels + noise / (noise + spread) * gap
+    return q / q.sum()
+
+
 class DANNNet(NeuralNet):
     """Skorch ``NeuralNet`` that builds the DANN network and runs its training loop.
 
@@ -848,49 +878,26 @@ class DANNNet(NeuralNet):
         the labels agree with it, and the labels take over when they
         contradict it by more than their own noise.
         """
-        from scipy.optimize import nnls
-
         joint, target, labelled = (self._all_reduce(t).double().cpu().numpy()
                                    for t in self.label_shift_sums_)
         if joint.sum() <= 0:
             return
         joint /= joint.sum()                      # p_s(y, ŷ)
         prior = joint.sum(axis=1)                 # p_s(y)
-        q_bbse = q_labels = None
-        if target.sum() > 0:
-            mu = target / target.sum()            # p_t(ŷ)
-            # mu[ŷ] = Σ_y joint[y, ŷ] w_y, with Σ_y prior_y w_y = 1 as a heavy row.
-            A = np.vstack([joint.T, 10.0 * prior])
-            b = np.r_[mu, 10.0]
-            w, _ = nnls(A, b)
-            q_bbse = prior * np.clip(w, 0.0, 10.0)
-            q_bbse /= max(q_bbse.sum(), 1e-12)
+        w = _bbse_weights(joint, prior, target / target.sum()) if target.sum() > 0 else None
         if labelled.sum() > 0:
-            n = self._n_labelled_target()         # rows, not draws: the noise's scale
-            q_labels = (labelled / labelled.sum() * n + 1.0) / (n + len(labelled))
-        if q_labels is None and q_bbse is None:
-            return
-        # Without labelled target rows, w is BBSE's solution as it stands.
-        if q_labels is not None:
-            q = q_labels
-            if q_bbse is not None:
-                noise = q_labels * (1.0 - q_labels) / n
-                gap = q_bbse - q_labels
-                spread = np.maximum(gap ** 2 - noise, 0.0)
-                q = q_labels + noise / (noise + spread) * gap
-                q /= q.sum()
+            n = self.layout_.labelled_target_size  # rows, not draws: the noise's scale
+            q = (labelled / labelled.sum() * n + 1.0) / (n + len(labelled))  # add-one smoothed
+            if w is not None:
+                q = _empirical_bayes(q, prior * np.clip(w, 0.0, 10.0), n)
             w = np.divide(q, prior, out=np.ones_like(q), where=prior > 0)
+        if w is None:
+            return
         w = np.clip(w, 0.0, 10.0)
         w = 1.0 + (1.0 - float(self.label_shift_shrinkage)) * (w - 1.0)
         old = self.class_weights_.cpu().numpy() if self.class_weights_ is not None else np.ones_like(w)
         w = 0.5 * old + 0.5 * w
         self.class_weights_ = torch.as_tensor(w, dtype=torch.float32, device=torch.device(self.device))
-
-    def _n_labelled_target(self) -> int:
-        """Labelled target rows in the training data (all groups, all shards)."""
-        layout = self.layout_
-        return int(sum(size for size, domain, lab in zip(layout.sizes, layout.domains, layout.labelled)
-                       if lab and domain < 0))
 
     def _step_optimizer(self, step_fn):
         if self.grad_scaler_ is None:

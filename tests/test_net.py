@@ -6,7 +6,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skdann import DANNClassifier, DANNNet
-from skdann._batching import DomainData
+from skdann._batching import DomainData, Group
 
 
 def _net(**kwargs):
@@ -212,8 +212,6 @@ def test_iwdan_takes_the_target_proportions_from_labelled_target_rows_when_there
     # The unlabelled target rows all look like source class 0, so the
     # predictions would call the target all class 0; the 40 labelled target
     # rows (30 of class 1) say otherwise, and their labels win.
-    from skdann._batching import Group
-
     g = torch.Generator().manual_seed(0)
     ys = torch.arange(400) % 2
     Xs = torch.randn(400, 2, generator=g) + 4 * ys[:, None].float()
