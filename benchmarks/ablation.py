@@ -80,7 +80,8 @@ ROUND_2 = {
     "weight-decay+swa": {"optimizer": "adamw", "optimizer__weight_decay": 0.01, "averaging": "swa"},
 }
 #: Later rounds (each README table names the configurations it ran): IWDAN's
-#: shrinkage, extractor dropout, and the adversary's settings around the defaults.
+#: shrinkage, extractor dropout, the adversary's settings around the defaults, and
+#: entropy minimisation on the target rows.
 LATER = {
     "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
     "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
@@ -99,6 +100,9 @@ LATER = {
     "gamma-20": {"gamma": 20.0},
     "domain-lr-0.3": {"domain_lr_factor": 0.3},
     "domain-lr-3": {"domain_lr_factor": 3.0},
+    "entropy-0.1": {"target_entropy": 0.1},
+    "entropy-0.3": {"target_entropy": 0.3},
+    "entropy-1": {"target_entropy": 1.0},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
@@ -106,7 +110,7 @@ CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
 ADVERSARY_ONLY = ("lambda_max", "lambda_schedule", "gamma", "warmup", "adversary", "domain_labels",
-                  "domain_lr_factor", "domain_label_smoothing")
+                  "domain_lr_factor", "domain_label_smoothing", "target_entropy")
 ADVERSARY_PREFIXES = ("adversary__", "domain_head__", "criterion_domain__")
 
 

@@ -6,7 +6,13 @@ paper's lambda and lr schedules updated every step) on the same batches
 full in both) in the same process, one torch thread. Runs are interleaved;
 the ratio is of medians over ``--repeats`` runs.
 
-    python benchmarks/overhead.py [--repeats 7] [--epochs 20]
+``--levers`` times one step with each training option ("lever") of the
+ablation (``benchmarks/ablation.py``) switched on, on the same data and
+network, against the same estimator with the options off: the levers' cost
+per step, free of the differences between benchmark runs that the
+ablation's fit-time column carries. Writes ``results/overhead_levers.md``.
+
+    python benchmarks/overhead.py [--repeats 7] [--epochs 20] [--levers]
 """
 
 from __future__ import annotations
@@ -68,14 +74,69 @@ def skdann_dann(Xs, ys, Xt, epochs, seed):
                           random_state=seed).fit(Xs, ys, Xt)
 
 
+#: Every lever that changes the work of a step (the others — λ, γ, warm-up,
+#: learning-rate factors, label smoothing's targets — change numbers, not work).
+LEVERS = {
+    "standardize": {"standardize": True},
+    "averaging=ema": {"averaging": "ema", "averaging_start": 0.0},
+    "averaging=swa": {"averaging": "swa", "averaging_start": 0.0},
+    "label_shift=iwdan": {"label_shift": "iwdan"},
+    "adversary=cdan": {"adversary": "cdan"},
+    "adversary=cdan+e": {"adversary": "cdan+e"},
+    "target_entropy=0.1": {"target_entropy": 0.1},
+    "extractor__dropout=0.2": {"extractor__dropout": 0.2},
+    "domain_head__hidden_sizes=(256, 256)": {"domain_head__hidden_sizes": (256, 256)},
+    "optimizer=adamw (weight decay)": {"optimizer": "adamw", "optimizer__weight_decay": 0.01},
+}
+
+
+def lever_costs(Xs, ys, Xt, epochs, repeats):
+    """Median seconds of the training epochs (skorch's EpochTimer) per configuration."""
+    configs = {"defaults (levers off)": {}, **LEVERS}
+    times = {name: [] for name in configs}
+    for r in range(repeats):
+        for name, params in configs.items():  # interleaved: drifts of the machine hit all alike
+            clf = DANNClassifier(**{**params, "extractor__hidden_sizes": (64, 64),
+                                    "domain_head__hidden_sizes": params.get(
+                                        "domain_head__hidden_sizes", (64,)),
+                                    "lr": LR, "batch_size": BATCH, "max_epochs": epochs,
+                                    "random_state": r}).fit(Xs, ys, Xt)
+            times[name].append(sum(clf.history_[:, "dur"]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def levers_table(Xs, ys, Xt, epochs, repeats):
+    steps = epochs * math.ceil(N / BATCH)
+    costs = lever_costs(Xs, ys, Xt, epochs, repeats)
+    base = costs["defaults (levers off)"]
+    lines = [
+        f"Cost per step of each lever, alone on top of the defaults: moons, {N}+{N} rows, batch "
+        f"{BATCH}+{BATCH}, MLP 64-64, {epochs} epochs ({steps} steps), 1 torch thread, training "
+        f"epochs only (skorch's EpochTimer), median of {repeats} interleaved runs "
+        f"(`python benchmarks/overhead.py --levers`; {machine()}):",
+        "",
+        "| lever | time per step (ms) | ratio to the levers off |",
+        "|---|---|---|",
+    ]
+    for name, sec in costs.items():
+        lines.append(f"| {name} | {1e3 * sec / steps:.3f} | {sec / base:.2f} |")
+    publish("overhead_levers", "\n".join(lines))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--levers", action="store_true",
+                        help="time each lever's step instead (results/overhead_levers.md)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     Xs, ys, Xt, _ = make_domain_moons(N, N, angle=35, random_state=0)
     Xs32, Xt32 = Xs.astype(np.float32), Xt.astype(np.float32)
+    if args.levers:
+        skdann_dann(Xs32, ys, Xt32, 2, 0)  # warm-up
+        levers_table(Xs32, ys, Xt32, args.epochs, args.repeats)
+        return
     tXs, tys, tXt = torch.from_numpy(Xs32), torch.from_numpy(ys), torch.from_numpy(Xt32)
     plain_dann(tXs, tys, tXt, 2, 0)  # warm-up
     skdann_dann(Xs32, ys, Xt32, 2, 0)

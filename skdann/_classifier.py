@@ -35,6 +35,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         "unlabeled_marker": [None, numbers.Integral, str],
         "label_shift": [None, StrOptions({"iwdan"})],
         "label_shift_shrinkage": [None, Interval(numbers.Real, 0, 1, closed="both")],
+        "target_entropy": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
@@ -47,7 +48,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
                  device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
                  callbacks=None, verbose=0, unlabeled_marker=-1, label_shift=None, label_shift_shrinkage=None,
-                 **kwargs):
+                 target_entropy=0.0, **kwargs):
         super().__init__(
             extractor=extractor, label_head=label_head, domain_head=domain_head, module=module,
             net_class=net_class, adversary=adversary, domain_labels=domain_labels, lambda_max=lambda_max,
@@ -64,6 +65,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         self.unlabeled_marker = unlabeled_marker
         self.label_shift = label_shift
         self.label_shift_shrinkage = label_shift_shrinkage
+        self.target_entropy = target_entropy
 
     @staticmethod
     def _is_classifier() -> bool:
@@ -74,6 +76,10 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         if self.label_shift is None and self.label_shift_shrinkage is not None:
             warnings.warn("label_shift_shrinkage only acts with label_shift='iwdan'; it is ignored "
                           "with label_shift=None.", UserWarning, stacklevel=3)
+        if self.target_entropy and self.lambda_max == 0:
+            warnings.warn("target_entropy acts with the λ ramp, so it has no effect with "
+                          "lambda_max=0 (source-only training); it is ignored.", UserWarning,
+                          stacklevel=3)
 
     # ------------------------------------------------------------ labels
     def _marker_repr(self) -> str:
@@ -147,7 +153,8 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
     def _extra_net_params(self) -> dict:
         shrinkage = self.label_shift_shrinkage
         return {"label_shift": self.label_shift,
-                "label_shift_shrinkage": _DEFAULT_SHRINKAGE if shrinkage is None else float(shrinkage)}
+                "label_shift_shrinkage": _DEFAULT_SHRINKAGE if shrinkage is None else float(shrinkage),
+                "target_entropy": float(self.target_entropy)}
 
     # -------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -299,6 +306,14 @@ DANNClassifier.__doc__ = f"""Domain-adversarial neural network classifier (Ganin
         the classes themselves look different in the target, not only their
         proportions) cannot drop a class from training. ``None``: {_DEFAULT_SHRINKAGE}.
         Set without ``label_shift`` it has no effect and warns.
+    target_entropy : float >= 0, default=0.0
+        Weight of entropy minimisation on the unlabelled target rows: the mean
+        entropy of their predicted class distribution joins the loss, ramped
+        with λ (``weight × λ_p / lambda_max``), so the network commits to its
+        target predictions (Grandvalet & Bengio 2005; VADA, Shu et al. 2018).
+        Off by default: it helps where those predictions are mostly right and
+        hardens them where they are not (round 8 of ``benchmarks/ablation.py``).
+        With ``lambda_max=0`` it has no effect and warns.
 
     Attributes
     ----------

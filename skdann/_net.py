@@ -322,6 +322,12 @@ class DANNNet(NeuralNet):
         ``w = 1 + (1 - shrinkage) (w_hat - 1)``, so that an estimate gone
         wrong (the target's classes also look different, not only their
         proportions) cannot drop a class from training.
+    target_entropy : float, default=0.0
+        Weight of the mean prediction entropy of the unlabelled target rows
+        (entropy minimisation, Grandvalet & Bengio 2005; the conditional
+        entropy term of VADA, Shu et al. 2018), added to the loss with the
+        ramp of the λ schedule (``λ_p / lambda_max``), so it is off with
+        ``lambda_max=0``.
     patience : int or None, default=None
         Stop when the held-out source loss has not improved for this many
         epochs, and keep the best weights (needs validation rows).
@@ -372,6 +378,7 @@ class DANNNet(NeuralNet):
                  lr_alpha: float = 10.0, lr_beta: float = 0.75, domain_lr_factor: float = 1.0,
                  domain_label_smoothing: float = 0.0, averaging=None, averaging_decay: float = 0.99,
                  averaging_start: float = 0.5, label_shift=None, label_shift_shrinkage: float = 0.0,
+                 target_entropy: float = 0.0,
                  patience=None,
                  distributed: bool = False, seed: int = 0, data_on_device="auto", precision=None,
                  **kwargs):
@@ -401,6 +408,7 @@ class DANNNet(NeuralNet):
         self.averaging_start = averaging_start
         self.label_shift = label_shift
         self.label_shift_shrinkage = label_shift_shrinkage
+        self.target_entropy = target_entropy
         self.patience = patience
         self.distributed = distributed
         self.seed = seed
@@ -806,7 +814,9 @@ class DANNNet(NeuralNet):
         layout, module = self.layout_, self.module_
         n_lab = layout.n_labelled
         adversary = module.adversary
-        all_outputs = layout.has_target and (adversary.uses_predictions or self.label_shift)
+        entropy_weight = self._entropy_weight() if layout.has_target else 0.0
+        all_outputs = layout.has_target and (adversary.uses_predictions or self.label_shift
+                                             or entropy_weight > 0)
         with self._autocast():
             z = module.features(X)
             outputs = module.label_head(z if all_outputs else z[:n_lab])
@@ -834,6 +844,8 @@ class DANNNet(NeuralNet):
             weights = self._row_weights(self.domain_weights_, extra)
             domain_loss = self.get_domain_loss(domain_logits, self.domain_labels_, weights)
             loss = label_loss + domain_loss
+            if entropy_weight > 0:
+                loss = loss + entropy_weight * self.get_entropy_loss(outputs[n_lab:])
             step["domain_loss"] = domain_loss.detach()
             step["domain_logits"] = domain_logits.detach()
             if self.label_shift:
@@ -845,6 +857,31 @@ class DANNNet(NeuralNet):
         self._average_gradients()
         step["loss"] = loss
         return step
+
+    def _entropy_weight(self) -> float:
+        """``target_entropy`` times the λ ramp ``λ_p / lambda_max`` (0 without adaptation)."""
+        lambda_max = float(self.lambda_max)
+        if not self.target_entropy or lambda_max <= 0:
+            return 0.0
+        return float(self.target_entropy) * self.lambda_ / lambda_max
+
+    def get_entropy_loss(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Mean entropy of the predicted class distribution of unlabelled target rows.
+
+        Parameters
+        ----------
+        outputs : torch.Tensor of shape (n_rows, n_classes)
+            Label head logits of the batch's unlabelled target rows.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar: ``mean(-Σ_k p_k log p_k)``; 0 for an empty batch.
+        """
+        if len(outputs) == 0:
+            return outputs.sum()
+        log_p = torch.log_softmax(outputs.float(), dim=1)
+        return -(log_p.exp() * log_p).sum(dim=1).mean()
 
     def _domain_correct(self, logits: torch.Tensor) -> torch.Tensor:
         """Correctly told rows among ``logits`` of shape (steps, rows[, domains])."""

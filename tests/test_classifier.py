@@ -262,6 +262,7 @@ def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
     ({"precision": "fp8"}, "precision"), ({"lambda_schedule": "step"}, "lambda_schedule"),
     ({"data_on_device": "yes"}, "data_on_device"), ({"n_threads": 0}, "n_threads"),
     ({"label_shift": "iwdan", "label_shift_shrinkage": 1.5}, "label_shift_shrinkage"),
+    ({"target_entropy": -0.1}, "target_entropy"),
 ])
 def test_bad_parameters_are_value_errors_before_training(moons, params, match):
     with pytest.raises(ValueError, match=match):
@@ -274,6 +275,11 @@ def test_label_shift_shrinkage_without_label_shift_warns_that_it_is_ignored(moon
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DANNClassifier(label_shift="iwdan", label_shift_shrinkage=0.5, **fast).fit(*moons[:3])
+
+
+def test_target_entropy_without_adaptation_warns_that_it_is_ignored(moons, fast):
+    with pytest.warns(UserWarning, match="target_entropy .* no effect with lambda_max=0"):
+        DANNClassifier(target_entropy=1.0, **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
 
 
 def test_clone_pipeline_and_grid_search_over_lambda(moons_stacked):

@@ -226,6 +226,44 @@ def test_iwdan_takes_the_target_proportions_from_labelled_target_rows_when_there
     assert net.class_weights_.cpu().numpy() == pytest.approx(q / 0.5, abs=0.05)
 
 
+def test_entropy_loss_is_the_mean_prediction_entropy_of_the_target_rows():
+    net = _net(target_entropy=1.0)
+    certain, undecided = torch.tensor([[30.0, -30.0]]), torch.zeros(1, 2)
+    assert net.get_entropy_loss(certain).item() < 1e-6
+    assert net.get_entropy_loss(undecided).item() == pytest.approx(np.log(2))
+    assert net.get_entropy_loss(torch.cat([certain, undecided])).item() == pytest.approx(np.log(2) / 2)
+
+
+def test_target_entropy_follows_the_lambda_ramp_and_is_off_without_adaptation():
+    seen = []
+
+    class Spy(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            seen.append((net.lambda_, net._entropy_weight()))
+
+    net = _net(callbacks=[Spy()], lambda_max=2.0, target_entropy=0.5)
+    net.fit_loop(_data())
+    assert [w for _, w in seen] == pytest.approx([0.5 * lam / 2.0 for lam, _ in seen])
+    assert seen[-1][1] > 0.4
+    assert _net(lambda_max=0.0, target_entropy=0.5)._entropy_weight() == 0.0
+
+
+def test_target_entropy_makes_the_target_predictions_more_confident():
+    # The target sits between the source classes and off to the side, where
+    # the source labels leave the network unsure; the term makes it commit.
+    g = torch.Generator().manual_seed(0)
+    ys = torch.arange(200) % 2
+    Xs = torch.randn(200, 2, generator=g) + 3 * ys[:, None].float()
+    Xt = torch.randn(200, 2, generator=g) * 0.5 + torch.tensor([1.5, 4.0])
+
+    def target_entropy(weight):
+        net = _net(lambda_max=0.1, target_entropy=weight, max_epochs=40, batch_size=50, lr=0.03)
+        net.fit_loop(DomainData.from_domains(Xs, ys, Xt))
+        return net.get_entropy_loss(net.predict_outputs(Xt)).item()
+
+    assert target_entropy(1.0) < 0.5 * target_entropy(0.0)
+
+
 def test_failed_load_leaves_the_net_as_it_was(tmp_path):
     net = _net()
     net.fit_loop(_data())
