@@ -43,7 +43,7 @@ _OPTIMIZERS = {
 
 # Parameters that shape the network: a warm start cannot apply a change to them.
 _ARCHITECTURE = ("extractor", "label_head", "domain_head", "module", "adversary", "domain_labels",
-                 "standardize", "criterion", "net_class")
+                 "standardize", "criterion", "criterion_domain", "net_class")
 _ARCHITECTURE_PREFIXES = ("extractor__", "label_head__", "domain_head__", "module__", "adversary__",
                           "criterion__", "criterion_domain__")
 
@@ -127,6 +127,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "criterion": [None, nn.Module, callable],
+        "criterion_domain": [None, nn.Module, callable],
         "device": [str, torch.device],
         "data_on_device": [StrOptions({"auto"}), "boolean"],
         "distributed": ["boolean"],
@@ -146,6 +147,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                  domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
                  averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
+                 criterion_domain=None,
                  device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
                  callbacks=None, verbose=0, **kwargs):
@@ -179,6 +181,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.criterion = criterion
+        self.criterion_domain = criterion_domain
         self.device = device
         self.data_on_device = data_on_device
         self.distributed = distributed
@@ -570,6 +573,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if self.module is not None:
             params["module"] = self.module
         params["criterion"] = self._criterion()
+        params["criterion_domain"] = self.criterion_domain
         return params
 
     def _schedule_params(self) -> dict:
@@ -890,8 +894,13 @@ SHARED_PARAMETERS = """\
         Patience of ``early_stopping``, in epochs.
     criterion : loss class or instance, default=None
         Label loss, applied per row. ``None``: cross-entropy (classifier),
-        mean squared error (regressor). Options go in ``criterion__*``; the
-        domain loss is set with ``criterion_domain`` and ``criterion_domain__*``.
+        mean squared error (regressor). Options go in ``criterion__*``.
+    criterion_domain : loss class or instance, default=None
+        Domain loss, applied per row to the domain head's outputs and each
+        row's domain label (``reduction="none"``: the net weighs the rows).
+        ``None``: binary cross-entropy on one logit (``domain_labels="pooled"``),
+        cross-entropy over the domains (``"per_domain"``). Options go in
+        ``criterion_domain__*``.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"`` (CUDA,
         then MPS, then CPU). An unavailable device is an error before training.

@@ -45,6 +45,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
                  domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
                  averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
+                 criterion_domain=None,
                  device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
                  callbacks=None, verbose=0, unlabeled_marker=-1, label_shift=None, label_shift_shrinkage=None,
@@ -59,6 +60,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
             averaging_decay=averaging_decay, averaging_start=averaging_start, standardize=standardize,
             batch_size=batch_size, max_epochs=max_epochs, early_stopping=early_stopping,
             validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, criterion=criterion,
+            criterion_domain=criterion_domain,
             device=device, data_on_device=data_on_device, distributed=distributed, precision=precision,
             predict_batch_size=predict_batch_size, n_threads=n_threads, warm_start=warm_start,
             random_state=random_state, callbacks=callbacks, verbose=verbose, **kwargs)

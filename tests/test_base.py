@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from skorch.callbacks import Callback
 
 from skdann import DANNClassifier, DANNNet, DANNRegressor
@@ -53,6 +54,21 @@ def test_routed_prefixes_come_from_the_net_class():
     assert "criterion_domain__" in prefixes and "adversary__" in prefixes
     clf = DANNClassifier(criterion_domain__pos_weight=None, adversary__entropy=True)
     assert clf.get_params()["adversary__entropy"] is True
+
+
+def test_criterion_domain_is_the_domain_loss_with_its_routed_options(moons, fast):
+    # pos_weight=0 removes the target rows' term: the domain head then only
+    # learns to call every row a source row, so its loss differs from the default.
+    default = DANNClassifier(**fast).fit(*moons[:3])
+    assert isinstance(default.net_.criterion_domain_, torch.nn.BCEWithLogitsLoss)
+    clf = DANNClassifier(criterion_domain=torch.nn.BCEWithLogitsLoss,
+                         criterion_domain__pos_weight=torch.tensor(0.0), **fast).fit(*moons[:3])
+    assert clf.net_.criterion_domain_.pos_weight.item() == 0.0
+    assert clf.net_.criterion_domain_.reduction == "none"
+    assert not np.allclose(default.history_[:, "domain_loss"], clf.history_[:, "domain_loss"])
+    assert clone(clf).get_params()["criterion_domain"] is torch.nn.BCEWithLogitsLoss
+    with pytest.raises(ValueError, match="criterion_domain"):
+        DANNClassifier(criterion_domain="bce").fit(*moons[:3])
 
 
 def test_partial_fit_epochs_must_be_a_non_negative_integer(moons):
