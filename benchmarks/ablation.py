@@ -43,6 +43,7 @@ from multiprocessing import get_context
 import numpy as np
 import torch
 
+from _levers import GradientPenalty01Net, GradientPenaltyNet, RelaxedDomainLoss
 from _report import ROOT, machine, publish
 from suite import TASKS, load_task, parse_overrides, run_dann, run_source_only, select_tasks
 
@@ -81,7 +82,8 @@ ROUND_2 = {
 }
 #: Later rounds (each README table names the configurations it ran): IWDAN's
 #: shrinkage, extractor dropout, the adversary's settings around the defaults, and
-#: entropy minimisation on the target rows.
+#: entropy minimisation on the target rows, relaxed alignment and a gradient
+#: penalty on the domain head (the last two from ``_levers.py``).
 LATER = {
     "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
     "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
@@ -103,6 +105,11 @@ LATER = {
     "entropy-0.1": {"target_entropy": 0.1},
     "entropy-0.3": {"target_entropy": 0.3},
     "entropy-1": {"target_entropy": 1.0},
+    "relaxed-1": {"criterion_domain": RelaxedDomainLoss, "criterion_domain__beta": 1.0},
+    "relaxed-1+lambda-3": {"criterion_domain": RelaxedDomainLoss, "criterion_domain__beta": 1.0,
+                           "lambda_max": 3.0},
+    "domain-gp-0.1": {"net_class": GradientPenalty01Net},
+    "domain-gp-1": {"net_class": GradientPenaltyNet},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
@@ -110,7 +117,9 @@ CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
 ADVERSARY_ONLY = ("lambda_max", "lambda_schedule", "gamma", "warmup", "adversary", "domain_labels",
-                  "domain_lr_factor", "domain_label_smoothing", "target_entropy")
+                  "domain_lr_factor", "domain_label_smoothing", "target_entropy",
+                  # the only net classes here (_levers.py) act on the domain head alone
+                  "criterion_domain", "net_class")
 ADVERSARY_PREFIXES = ("adversary__", "domain_head__", "criterion_domain__")
 
 
@@ -231,12 +240,22 @@ def practitioner_baselines():
             for name in saved if TASKS.get(name, {}).get("real")}
 
 
+def _shown(value) -> str:
+    """A parameter value for the table: classes by name (also as saved in JSON, by repr)."""
+    if isinstance(value, type):
+        return value.__name__
+    text = str(value)
+    if text.startswith("<class '") and text.endswith("'>"):
+        return text[len("<class '"):-2].rsplit(".", 1)[-1]
+    return text
+
+
 def table(rows, names):
     lines = ["| configuration | parameters | mean gain vs SO (defaults) | mean gain vs own SO | "
              "tasks below own SO − 0.5 pt | seeds > 5 pt below own SO | real tasks: mean acc | "
              "fit time vs defaults |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "—"
+        params = ", ".join(f"{k}={_shown(v)}" for k, v in r["params"].items()) or "—"
         lines.append(f"| {r['config']} | {params} | {r['gain']:+.3f} | {r['own_gain']:+.3f} | "
                      f"{r['below_task']} of {len(names)} | {r['below_seed']} of {r['n_seeds']} | "
                      f"{r['real']:.3f} | ×{r['time']:.2f} |")

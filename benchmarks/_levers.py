@@ -1,0 +1,102 @@
+"""Levers measured by ``ablation.py`` that are not parameters of the package.
+
+Each is written with the package's own extension points — a domain loss
+passed as ``criterion_domain``, a ``DANNNet`` subclass passed as
+``net_class`` — so that the ablation can measure an idea before it earns a
+parameter. Neither below did (README, ablation round 9). ``python
+benchmarks/_levers.py`` shows where the relaxed loss's domain head ends up.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from skdann import DANNNet
+
+
+class RelaxedDomainLoss(nn.Module):
+    """β-relaxed Jensen-Shannon domain loss (Wu, Winston, Kaushik & Lipton, ICML 2019).
+
+    Per row, for the domain head's logit ``ℓ`` (positive: target): source rows
+    ``softplus(ℓ) = -log(1 - σ(ℓ))`` as in DANN, target rows
+    ``log(1 + β) - log(1 + β + σ(ℓ))``. The extractor, through the gradient
+    reversal layer, then only needs the target's feature density to stay below
+    ``1 + β`` times the source's, instead of equal to it: a target whose
+    classes are in other proportions than the source's need not be distorted.
+
+    Parameters
+    ----------
+    beta : float, default=1.0
+        The relaxation ``β >= 0``.
+    reduction : str, default="none"
+        Per-row losses (the net weighs and sums them).
+    """
+
+    def __init__(self, beta: float = 1.0, reduction: str = "none") -> None:
+        super().__init__()
+        self.beta = float(beta)
+        self.reduction = reduction
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        source = nn.functional.softplus(logits)
+        target = math.log1p(self.beta) - torch.log1p(self.beta + torch.sigmoid(logits))
+        return torch.where(targets > 0.5, target, source)
+
+
+class GradientPenaltyNet(DANNNet):
+    """DANN with a zero-centred gradient penalty on the domain head (R1-style, Mescheder et al. 2018).
+
+    After the DANN step's backward pass, adds ``weight × mean ||∇_h D(h)||²``
+    over the batch's rows, ``h`` the (detached) features: a smoother domain
+    head, which GAN practice uses to damp the oscillation of adversarial games.
+    The features are recomputed for the penalty, so its cost here is not what a
+    built-in version would cost.
+    """
+
+    gradient_penalty = 1.0
+
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        if self.layout_.has_target:
+            with torch.no_grad():
+                features = self.module_.features(batch[0])
+            h = features.detach().requires_grad_(True)
+            logits = self.module_.domain_head(h)
+            (grad,) = torch.autograd.grad(logits.sum(), h, create_graph=True)
+            (self.gradient_penalty * grad.pow(2).sum(dim=1).mean()).backward()
+        return step
+
+
+class GradientPenalty01Net(GradientPenaltyNet):
+    """:class:`GradientPenaltyNet` with weight 0.1."""
+
+    gradient_penalty = 0.1
+
+
+def main() -> None:
+    """What the relaxed loss's domain head ends up saying, against DANN's, on moons at 35°."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skdann import DANNClassifier
+    from suite import _stacked, load_task
+
+    d = load_task("moons-35")
+    X, y = _stacked(d["Xs"], d["ys"], d["Xt"])
+    relaxed = {"criterion_domain": RelaxedDomainLoss, "criterion_domain__beta": 1.0}
+    for name, params in (("DANN (defaults)", {}), ("relaxed, beta=1", relaxed),
+                         ("relaxed, beta=1, lambda_max=3", {**relaxed, "lambda_max": 3.0})):
+        model = make_pipeline(StandardScaler(), DANNClassifier(random_state=0, n_threads=1, **params))
+        model.fit(X, y)
+        p = model[-1].predict_domain_proba(model[0].transform(X))
+        print(f"{name}: target accuracy {model.score(d['Xtest'], d['ytest']):.3f}; the domain head's "
+              f"mean P(target) on source rows {p[y != -1].mean():.3f}, on target rows "
+              f"{p[y == -1].mean():.3f}; last epoch's domain accuracy "
+              f"{model[-1].history_[-1, 'domain_acc']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
