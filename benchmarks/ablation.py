@@ -83,7 +83,8 @@ ROUND_2 = {
 #: Later rounds (each README table names the configurations it ran): IWDAN's
 #: shrinkage, extractor dropout, the adversary's settings around the defaults, and
 #: entropy minimisation on the target rows, relaxed alignment and a gradient
-#: penalty on the domain head (the last two from ``_levers.py``).
+#: penalty on the domain head (the last two from ``_levers.py``), and several
+#: domain-head updates per training step.
 LATER = {
     "iwdan-shrink-0.5": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5},
     "iwdan-shrink-0.5+steps-1000": {"label_shift": "iwdan", "label_shift_shrinkage": 0.5,
@@ -110,6 +111,8 @@ LATER = {
                            "lambda_max": 3.0},
     "domain-gp-0.1": {"net_class": GradientPenalty01Net},
     "domain-gp-1": {"net_class": GradientPenaltyNet},
+    "domain-steps-2": {"domain_steps": 2},
+    "domain-steps-5": {"domain_steps": 5},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
@@ -117,7 +120,7 @@ CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
 #: Parameters that cannot change a source-only fit (with lambda_max=0 the
 #: extractor gets no domain gradient, and the domain head is built last).
 ADVERSARY_ONLY = ("lambda_max", "lambda_schedule", "gamma", "warmup", "adversary", "domain_labels",
-                  "domain_lr_factor", "domain_label_smoothing", "target_entropy",
+                  "domain_lr_factor", "domain_label_smoothing", "domain_steps", "target_entropy",
                   # the only net classes here (_levers.py) act on the domain head alone
                   "criterion_domain", "net_class")
 ADVERSARY_PREFIXES = ("adversary__", "domain_head__", "criterion_domain__")

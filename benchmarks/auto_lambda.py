@@ -11,7 +11,12 @@ really best. A selection rule picks, per task and seed, the λ with the best
 score; the table reports how far its target accuracy is from the best λ's
 (the "oracle"), and how often it lands within 2 points.
 
+``--iwdan`` adds, for every λ > 0 of the grid, the same fit with
+``label_shift="iwdan"`` as one more candidate: can a label-free rule tell
+when class-weighted alignment is the better model?
+
     python benchmarks/auto_lambda.py [--quick] [--seeds 3] [--tasks ...] [--grid 0 0.1 0.3 1]
+                                     [--iwdan] [--name NAME] [--reuse JSON]
 
 Raw scores go to ``results/auto_lambda.json``; the table to the README block
 ``auto_lambda`` (for the default run).
@@ -65,13 +70,25 @@ def stacked(d, s_rows, t_rows):
     return X, y
 
 
+def candidates(grid, iwdan):
+    """The candidates' keys: ``"0.3"`` (λ), and ``"0.3+iwdan"`` for λ > 0 with ``iwdan``."""
+    keys = [str(lam) for lam in grid]
+    return keys + [f"{lam}+iwdan" for lam in grid if iwdan and lam > 0]
+
+
+def candidate_params(key):
+    """DANNClassifier parameters of a candidate key."""
+    lam, _, extra = key.partition("+")
+    return {"lambda_max": float(lam), **({"label_shift": "iwdan"} if extra == "iwdan" else {})}
+
+
 def run_job(job, quick):
-    """Fit one (task, seed, λ); return the target test accuracy and every scorer's value."""
-    name, seed, lam = job
+    """Fit one (task, seed, candidate); return the target test accuracy and every scorer's value."""
+    name, seed, key = job
     torch.set_num_threads(1)
     d = load_task(name)
     s_train, s_val, t_train, t_val = split(d)
-    params = {**dann_params(d, {"lambda_max": lam}, quick), "random_state": seed}
+    params = {**dann_params(d, candidate_params(key), quick), "random_state": seed}
     clf = DANNClassifier(**params)
     model = clf if d["kind"] == "image" else make_pipeline(StandardScaler(), clf)
     model.fit(*stacked(d, s_train, t_train))
@@ -94,26 +111,32 @@ RULES = {
 }
 
 
-def evaluate(results, names, seeds, grid):
-    """For each rule: mean gap to the oracle λ, share within 2 points, share of λ=0 picks."""
+def _shown(key):
+    lam, _, extra = key.partition("+")
+    return f"λ={float(lam):g}" + (" + IWDAN" if extra else "")
+
+
+def evaluate(results, names, seeds, keys):
+    """For each rule: mean gap to the oracle candidate, share within 2 points, share of λ=0 picks."""
     rows = []
-    fixed = [(f"always λ={lam:g}", ("fixed", lam)) for lam in grid]
+    fixed = [(f"always {_shown(key)}", ("fixed", key)) for key in keys]
+    zero_key = str(0.0)
     for rule, key in list(RULES.items()) + fixed:
         gaps, within, zero, vs_zero = [], 0, 0, []
         for name in names:
             for seed in range(seeds):
-                cells = [results[name][str(seed)][str(lam)] for lam in grid]
+                cells = [results[name][str(seed)][k] for k in keys]
                 accs = np.array([c["target_acc"] for c in cells])
                 if isinstance(key, tuple):
-                    pick = grid.index(key[1])
+                    pick = keys.index(key[1])
                 else:
                     values = np.array([key(c) for c in cells])
                     pick = int(np.nanargmax(values))
                 gap = accs.max() - accs[pick]
                 gaps.append(gap)
-                vs_zero.append(accs[pick] - accs[grid.index(0.0)])
+                vs_zero.append(accs[pick] - accs[keys.index(zero_key)])
                 within += gap <= 0.02
-                zero += grid[pick] == 0.0
+                zero += keys[pick] == zero_key
         n = len(gaps)
         rows.append((rule, float(np.mean(gaps)), within / n, zero / n, float(np.mean(vs_zero)),
                      int(np.sum(np.array(vs_zero) < -0.05))))
@@ -126,12 +149,17 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument("--grid", nargs="*", type=float, default=[0.0, 0.1, 0.3, 1.0])
+    parser.add_argument("--iwdan", action="store_true",
+                        help="also every λ > 0 with label_shift='iwdan', as one more candidate")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default=None)
     parser.add_argument("--reuse", default=None, help="an earlier run's JSON: only rewrite the table")
     args = parser.parse_args(argv)
     names = select_tasks(args.tasks)
-    jobs = [(n, s, lam) for n in names for s in range(args.seeds) for lam in args.grid]
+    if 0.0 not in args.grid:
+        parser.error("the grid needs λ=0 (the source-only baseline of the table)")
+    keys = candidates(args.grid, args.iwdan)
+    jobs = [(n, s, key) for n in names for s in range(args.seeds) for key in keys]
     jobs.sort(key=lambda j: TASKS[j[0]]["kind"] != "image")
     t0 = time.perf_counter()
     results = {n: {str(s): {} for s in range(args.seeds)} for n in names}
@@ -140,21 +168,23 @@ def main(argv=None):
         previous = json.loads(open(args.reuse).read())
         results.update(previous["results"])
         spent = previous.get("minutes", 0.0)
-        jobs = [j for j in jobs if str(j[2]) not in results[j[0]][str(j[1])]]
+        jobs = [j for j in jobs if j[2] not in results[j[0]][str(j[1])]]
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_job, job, args.quick): job for job in jobs}
         for k, future in enumerate(as_completed(futures), 1):
-            name, seed, lam = futures[future]
-            results[name][str(seed)][str(lam)] = future.result()
-            print(f"{time.perf_counter() - t0:7.0f} s [{k}/{len(jobs)}] {name} seed {seed} λ={lam}: "
-                  f"{results[name][str(seed)][str(lam)]['target_acc']:.3f}", flush=True)
-    rows = evaluate(results, names, args.seeds, args.grid)
+            name, seed, key = futures[future]
+            results[name][str(seed)][key] = future.result()
+            print(f"{time.perf_counter() - t0:7.0f} s [{k}/{len(jobs)}] {name} seed {seed} "
+                  f"{_shown(key)}: {results[name][str(seed)][key]['target_acc']:.3f}", flush=True)
+    rows = evaluate(results, names, args.seeds, keys)
     minutes = spent + (time.perf_counter() - t0) / 60
     command = " ".join(["python benchmarks/auto_lambda.py", *(argv if argv is not None else sys.argv[1:])])
-    lines = [f"`{command}` — {machine()}; {minutes:.0f} min. λ grid {args.grid}, {args.seeds} seeds × "
-             f"{len(names)} tasks; each fit on 80 % of the source and target rows, scored on the other "
-             "20 % (validation fold); gap = target accuracy of the best λ minus that of the pick.", "",
-             "| rule | mean gap to the best λ | picks within 2 points | picks of λ=0 | "
+    grid_txt = ", ".join(_shown(k) for k in keys)
+    lines = [f"`{command}` — {machine()}; {minutes:.0f} min. Candidates {grid_txt}; {args.seeds} seeds "
+             f"× {len(names)} tasks; each fit on 80 % of the source and target rows, scored on the "
+             "other 20 % (validation fold); gap = target accuracy of the best candidate minus that of "
+             "the pick.", "",
+             "| rule | mean gap to the best candidate | picks within 2 points | picks of λ=0 | "
              "mean gain over λ=0 | picks > 5 points below λ=0 |", "|---|---|---|---|---|---|"]
     for rule, gap, within, zero, gain, bad in rows:
         lines.append(f"| {rule} | {gap:.3f} | {within:.0%} | {zero:.0%} | {gain:+.3f} | {bad} of "

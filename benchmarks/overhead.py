@@ -86,6 +86,7 @@ LEVERS = {
     "target_entropy=0.1": {"target_entropy": 0.1},
     "extractor__dropout=0.2": {"extractor__dropout": 0.2},
     "domain_head__hidden_sizes=(256, 256)": {"domain_head__hidden_sizes": (256, 256)},
+    "domain_steps=2": {"domain_steps": 2},
     "optimizer=adamw (weight decay)": {"optimizer": "adamw", "optimizer__weight_decay": 0.01},
 }
 

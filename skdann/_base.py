@@ -15,6 +15,7 @@ import copy
 import difflib
 import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -117,6 +118,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "lr_beta": [Interval(numbers.Real, 0, None, closed="left")],
         "domain_lr_factor": [Interval(numbers.Real, 0, None, closed="neither")],
         "domain_label_smoothing": [Interval(numbers.Real, 0, 1, closed="left")],
+        "domain_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "averaging": [None, StrOptions({"ema", "swa"})],
         "averaging_decay": [Interval(numbers.Real, 0, 1, closed="neither")],
         "averaging_start": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -144,7 +146,8 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                  adversary="dann", domain_labels="pooled", lambda_max=0.3, lambda_grid=(0.0, 0.1, 0.3, 1.0),
                  lambda_scoring="aligned_reverse_validation", lambda_schedule="ganin", gamma=10.0,
                  warmup=0.0, optimizer="adam", lr=3e-3, lr_schedule="ganin", lr_alpha=10.0, lr_beta=0.75,
-                 domain_lr_factor=1.0, domain_label_smoothing=0.0, averaging=None, averaging_decay=0.99,
+                 domain_lr_factor=1.0, domain_label_smoothing=0.0, domain_steps=1, averaging=None,
+                 averaging_decay=0.99,
                  averaging_start=0.5, standardize=False, batch_size=128, max_epochs="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, criterion=None,
                  criterion_domain=None,
@@ -171,6 +174,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.lr_beta = lr_beta
         self.domain_lr_factor = domain_lr_factor
         self.domain_label_smoothing = domain_label_smoothing
+        self.domain_steps = domain_steps
         self.averaging = averaging
         self.averaging_decay = averaging_decay
         self.averaging_start = averaging_start
@@ -286,6 +290,9 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                         f"(name, callback) tuples; got {cb!r}."
                     )
         self._optimizer_spec()
+        if self.domain_steps > 1 and self.lambda_max == 0:
+            warnings.warn("domain_steps strengthens the adversary, which lambda_max=0 switches off "
+                          "(source-only training); it has no effect.", UserWarning, stacklevel=3)
         adversary = self.adversary
         needs_classes = (adversary in ("cdan", "cdan+e") or
                          getattr(adversary, "needs_classes", False))
@@ -585,6 +592,7 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             lr_alpha=float(self.lr_alpha), lr_beta=float(self.lr_beta),
             domain_lr_factor=float(self.domain_lr_factor),
             domain_label_smoothing=float(self.domain_label_smoothing),
+            domain_steps=int(self.domain_steps),
             averaging=self.averaging, averaging_decay=float(self.averaging_decay),
             averaging_start=float(self.averaging_start), precision=self.precision,
             data_on_device=self.data_on_device, **self._extra_net_params(),
@@ -861,6 +869,12 @@ SHARED_PARAMETERS = """\
         rate (TLlib, DomainBed and WILDS have such a factor).
     domain_label_smoothing : float in [0, 1), default=0.0
         Smooth the domain labels (0/1 become ε/2 and 1 - ε/2).
+    domain_steps : int >= 1, default=1
+        Updates of the domain head per training step: ``domain_steps - 1``
+        of the domain head alone on the step's batch, then the joint DANN
+        step (the critic steps of adversarial training: a stronger adversary
+        without a larger head). With ``lambda_max=0`` there is no adversary
+        to strengthen; it has no effect and warns.
     averaging : {None, "ema", "swa"}, default=None
         Predict with averaged weights (``torch.optim.swa_utils``): an
         exponential moving average, or the uniform average of SWA, from

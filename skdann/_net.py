@@ -306,6 +306,10 @@ class DANNNet(NeuralNet):
         The domain head learns at ``domain_lr_factor`` times the learning rate.
     domain_label_smoothing : float, default=0.0
         Domain labels ``0``/``1`` become ``ε/2``/``1 - ε/2``.
+    domain_steps : int, default=1
+        Updates of the domain head per training step: ``domain_steps - 1``
+        of the head alone (:meth:`train_domain_head_step`), then the joint
+        step. Not with ``lambda_max=0``.
     averaging : {None, "ema", "swa"}, default=None
         Average the weights for prediction (``torch.optim.swa_utils``).
     averaging_decay : float, default=0.99
@@ -376,7 +380,8 @@ class DANNNet(NeuralNet):
                  input_statistics=None, lambda_max: float = 1.0, lambda_schedule="ganin",
                  gamma: float = 10.0, warmup: float = 0.0, lr_schedule="ganin",
                  lr_alpha: float = 10.0, lr_beta: float = 0.75, domain_lr_factor: float = 1.0,
-                 domain_label_smoothing: float = 0.0, averaging=None, averaging_decay: float = 0.99,
+                 domain_label_smoothing: float = 0.0, domain_steps: int = 1, averaging=None,
+                 averaging_decay: float = 0.99,
                  averaging_start: float = 0.5, label_shift=None, label_shift_shrinkage: float = 0.0,
                  target_entropy: float = 0.0,
                  patience=None,
@@ -403,6 +408,7 @@ class DANNNet(NeuralNet):
         self.lr_beta = lr_beta
         self.domain_lr_factor = domain_lr_factor
         self.domain_label_smoothing = domain_label_smoothing
+        self.domain_steps = domain_steps
         self.averaging = averaging
         self.averaging_decay = averaging_decay
         self.averaging_start = averaging_start
@@ -832,17 +838,7 @@ class DANNNet(NeuralNet):
         if not layout.has_target:
             loss, step["domain_loss"], step["domain_logits"] = label_loss, None, None
         else:
-            with self._autocast():
-                h = adversary.head_input(z, outputs if adversary.uses_predictions else None)
-                domain_logits = module.domain_logits(h)
-            extra = adversary.row_weights(outputs) if adversary.uses_predictions else None
-            if class_w is not None:
-                ones = torch.ones(layout.n_rows - layout.n_source, dtype=torch.float32,
-                                  device=X.device)
-                cw = torch.cat([class_w, ones])
-                extra = cw if extra is None else extra * cw
-            weights = self._row_weights(self.domain_weights_, extra)
-            domain_loss = self.get_domain_loss(domain_logits, self.domain_labels_, weights)
+            domain_loss, domain_logits = self._domain_loss(z, outputs, class_w)
             loss = label_loss + domain_loss
             if entropy_weight > 0:
                 loss = loss + entropy_weight * self.get_entropy_loss(outputs[n_lab:])
@@ -857,6 +853,61 @@ class DANNNet(NeuralNet):
         self._average_gradients()
         step["loss"] = loss
         return step
+
+    def _domain_loss(self, z: torch.Tensor, outputs: torch.Tensor | None,
+                     class_w: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's weighted domain loss and the domain head's logits.
+
+        ``z`` are the features of every row, ``outputs`` the label head's
+        outputs of every row (used by adversaries that condition on them),
+        ``class_w`` IWDAN's weights of the source rows (or None).
+        """
+        layout, module = self.layout_, self.module_
+        adversary = module.adversary
+        with self._autocast():
+            h = adversary.head_input(z, outputs if adversary.uses_predictions else None)
+            domain_logits = module.domain_logits(h)
+        extra = adversary.row_weights(outputs) if adversary.uses_predictions else None
+        if class_w is not None:
+            ones = torch.ones(layout.n_rows - layout.n_source, dtype=torch.float32, device=z.device)
+            cw = torch.cat([class_w, ones])
+            extra = cw if extra is None else extra * cw
+        weights = self._row_weights(self.domain_weights_, extra)
+        return self.get_domain_loss(domain_logits, self.domain_labels_, weights), domain_logits
+
+    def train_domain_head_step(self, batch: DomainBatch) -> None:
+        """One update of the domain head alone, on the batch's features held fixed.
+
+        Run ``domain_steps - 1`` times before each training step, so that the
+        domain head gets closer to the best domain classifier of the current
+        features before the extractor is trained against it (the critic steps
+        of adversarial training). The extractor and the label head get no
+        gradient here.
+
+        Parameters
+        ----------
+        batch : DomainBatch
+            The step's data, as for :meth:`train_step_single`.
+        """
+        X, y, _ = batch
+        layout, module = self.layout_, self.module_
+        with torch.no_grad(), self._autocast():
+            z = module.features(X)
+            outputs = module.label_head(z) if module.adversary.uses_predictions else None
+        class_w = None
+        if self.class_weights_ is not None:
+            class_w = self.class_weights_[y[:layout.n_source]]
+        self.optimizer_.zero_grad(set_to_none=True)  # only the domain head's gradients: only it moves
+        loss, _ = self._domain_loss(z, outputs, class_w)
+        if self.grad_scaler_ is not None:
+            self.grad_scaler_.scale(loss).backward()
+            self._average_gradients()
+            self.grad_scaler_.step(self.optimizer_)
+            self.grad_scaler_.update()
+        else:
+            loss.backward()
+            self._average_gradients()
+            self.optimizer_.step()
 
     def _entropy_weight(self) -> float:
         """``target_entropy`` times the λ ramp ``λ_p / lambda_max`` (0 without adaptation)."""
@@ -961,6 +1012,9 @@ class DANNNet(NeuralNet):
             What :meth:`train_step_single` returned.
         """
         self.update_schedules()
+        if int(self.domain_steps) > 1 and self.layout_.has_target and float(self.lambda_max) > 0:
+            for _ in range(int(self.domain_steps) - 1):
+                self.train_domain_head_step(batch)
         step = super().train_step(batch, **fit_params)
         self.progress_.advance()
         if self.averaging and self.progress() >= float(self.averaging_start):

@@ -262,7 +262,7 @@ def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
     ({"precision": "fp8"}, "precision"), ({"lambda_schedule": "step"}, "lambda_schedule"),
     ({"data_on_device": "yes"}, "data_on_device"), ({"n_threads": 0}, "n_threads"),
     ({"label_shift": "iwdan", "label_shift_shrinkage": 1.5}, "label_shift_shrinkage"),
-    ({"target_entropy": -0.1}, "target_entropy"),
+    ({"target_entropy": -0.1}, "target_entropy"), ({"domain_steps": 0}, "domain_steps"),
 ])
 def test_bad_parameters_are_value_errors_before_training(moons, params, match):
     with pytest.raises(ValueError, match=match):
@@ -275,6 +275,14 @@ def test_label_shift_shrinkage_without_label_shift_warns_that_it_is_ignored(moon
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DANNClassifier(label_shift="iwdan", label_shift_shrinkage=0.5, **fast).fit(*moons[:3])
+
+
+def test_domain_steps_make_a_stronger_domain_head(moons, fast):
+    weak = DANNClassifier(**{**fast, "max_epochs": 10}).fit(*moons[:3])
+    strong = DANNClassifier(domain_steps=5, **{**fast, "max_epochs": 10}).fit(*moons[:3])
+    assert np.mean(strong.history_[:, "domain_loss"]) < np.mean(weak.history_[:, "domain_loss"])
+    with pytest.warns(UserWarning, match="domain_steps .* lambda_max=0"):
+        DANNClassifier(domain_steps=2, **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
 
 
 def test_target_entropy_without_adaptation_warns_that_it_is_ignored(moons, fast):

@@ -162,6 +162,37 @@ def test_domain_head_learns_at_its_own_rate():
     assert len(lr_of) == len(list(net.module_.parameters()))
 
 
+def test_a_domain_head_step_moves_the_domain_head_and_nothing_else():
+    net = _net(domain_steps=3)
+    data = _data()
+    net.fit_loop(data, epochs=0)  # sets the batch layout
+    batch = next(iter(net.get_iterator(data, training=True)))
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    net.train_domain_head_step(batch)
+    moved = {k for k, v in net.module_.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved and all(k.startswith("domain_head.") for k in moved)
+
+
+def test_domain_steps_run_the_extra_head_updates_before_every_training_step():
+    calls = []
+
+    class Spy(DANNNet):
+        def train_domain_head_step(self, batch):
+            calls.append(self.progress_.steps)
+            super().train_domain_head_step(batch)
+
+    torch.manual_seed(0)
+    net = Spy(input_shape=(2,), n_outputs=2, extractor__hidden_sizes=(8,), max_epochs=2,
+              batch_size=4, verbose=0, domain_steps=3).initialize()
+    net.fit_loop(_data())
+    assert calls == [k for k in range(6) for _ in range(2)]  # 6 steps, 2 head updates before each
+    calls.clear()
+    off = Spy(input_shape=(2,), n_outputs=2, max_epochs=2, batch_size=4, verbose=0,
+              domain_steps=3, lambda_max=0.0).initialize()
+    off.fit_loop(_data())
+    assert calls == []  # no adversary to strengthen
+
+
 def test_an_interrupted_epoch_still_gets_a_complete_history_row():
     class Stop(Callback):
         def on_batch_end(self, net, **kwargs):
