@@ -425,7 +425,12 @@ class BaseDANN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             model = clone(self).set_params(lambda_max=float(lam), callbacks=None, verbose=0,
                                           warm_start=False)
             model.n_features_in_ = getattr(self, "n_features_in_", None)
-            model._check_params()
+            with warnings.catch_warnings():
+                # This estimator's own check has warned about its parameters; a
+                # candidate differs only by λ, and λ=0 is a choice of the grid,
+                # not a setting that leaves the user's other parameters idle.
+                warnings.simplefilter("ignore", UserWarning)
+                model._check_params()
             model.lambda_max_ = float(lam)
             model._fit_validated(train, resolve_device(self.device), False, None, classes)
             scores[float(lam)] = float(scorer(model, X_val, y_val, sample_domain=sd_val))

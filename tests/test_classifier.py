@@ -283,6 +283,11 @@ def test_domain_steps_make_a_stronger_domain_head(moons, fast):
     assert np.mean(strong.history_[:, "domain_loss"]) < np.mean(weak.history_[:, "domain_loss"])
     with pytest.warns(UserWarning, match="domain_steps .* lambda_max=0"):
         DANNClassifier(domain_steps=2, **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
+    with warnings.catch_warnings():
+        # λ=0 in the grid of lambda_max="auto" is a candidate, not the user's setting
+        warnings.simplefilter("error")
+        DANNClassifier(domain_steps=2, target_entropy=0.1, lambda_max="auto", lambda_grid=(0.0, 0.3),
+                       lambda_scoring="source_accuracy", **{**fast, "max_epochs": 2}).fit(*moons[:3])
 
 
 def test_target_entropy_without_adaptation_warns_that_it_is_ignored(moons, fast):
