@@ -94,15 +94,21 @@ LEVERS = {
 def lever_costs(Xs, ys, Xt, epochs, repeats):
     """Median seconds of the training epochs (skorch's EpochTimer) per configuration."""
     configs = {"defaults (levers off)": {}, **LEVERS}
+
+    def fit(params, n_epochs, seed):
+        return DANNClassifier(**{"extractor__hidden_sizes": (64, 64), "domain_head__hidden_sizes": (64,),
+                                 **params, "lr": LR, "batch_size": BATCH, "max_epochs": n_epochs,
+                                 "random_state": seed}).fit(Xs, ys, Xt)
+
+    for params in configs.values():  # warm-up: first calls of each code path are slower
+        fit(params, 2, 0)
     times = {name: [] for name in configs}
+    order = list(configs)
+    rng = np.random.default_rng(0)
     for r in range(repeats):
-        for name, params in configs.items():  # interleaved: drifts of the machine hit all alike
-            clf = DANNClassifier(**{**params, "extractor__hidden_sizes": (64, 64),
-                                    "domain_head__hidden_sizes": params.get(
-                                        "domain_head__hidden_sizes", (64,)),
-                                    "lr": LR, "batch_size": BATCH, "max_epochs": epochs,
-                                    "random_state": r}).fit(Xs, ys, Xt)
-            times[name].append(sum(clf.history_[:, "dur"]))
+        rng.shuffle(order)  # interleaved, in a new order each round: drifts hit all alike
+        for name in order:
+            times[name].append(sum(fit(configs[name], epochs, r).history_[:, "dur"]))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -113,7 +119,7 @@ def levers_table(Xs, ys, Xt, epochs, repeats):
     lines = [
         f"Cost per step of each lever, alone on top of the defaults: moons, {N}+{N} rows, batch "
         f"{BATCH}+{BATCH}, MLP 64-64, {epochs} epochs ({steps} steps), 1 torch thread, training "
-        f"epochs only (skorch's EpochTimer), median of {repeats} interleaved runs "
+        f"epochs only (skorch's EpochTimer), median of {repeats} interleaved runs in shuffled order "
         f"(`python benchmarks/overhead.py --levers`; {machine()}):",
         "",
         "| lever | time per step (ms) | ratio to the levers off |",
