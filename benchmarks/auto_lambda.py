@@ -111,7 +111,7 @@ RULES = {
 }
 
 
-def _shown(key):
+def _label(key):
     lam, _, extra = key.partition("+")
     return f"λ={float(lam):g}" + (" + IWDAN" if extra else "")
 
@@ -119,7 +119,7 @@ def _shown(key):
 def evaluate(results, names, seeds, keys):
     """For each rule: mean gap to the oracle candidate, share within 2 points, share of λ=0 picks."""
     rows = []
-    fixed = [(f"always {_shown(key)}", ("fixed", key)) for key in keys]
+    fixed = [(f"always {_label(key)}", ("fixed", key)) for key in keys]
     zero_key = str(0.0)
     for rule, key in list(RULES.items()) + fixed:
         gaps, within, zero, vs_zero = [], 0, 0, []
@@ -175,11 +175,11 @@ def main(argv=None):
             name, seed, key = futures[future]
             results[name][str(seed)][key] = future.result()
             print(f"{time.perf_counter() - t0:7.0f} s [{k}/{len(jobs)}] {name} seed {seed} "
-                  f"{_shown(key)}: {results[name][str(seed)][key]['target_acc']:.3f}", flush=True)
+                  f"{_label(key)}: {results[name][str(seed)][key]['target_acc']:.3f}", flush=True)
     rows = evaluate(results, names, args.seeds, keys)
     minutes = spent + (time.perf_counter() - t0) / 60
     command = " ".join(["python benchmarks/auto_lambda.py", *(argv if argv is not None else sys.argv[1:])])
-    grid_txt = ", ".join(_shown(k) for k in keys)
+    grid_txt = ", ".join(_label(k) for k in keys)
     lines = [f"`{command}` — {machine()}; {minutes:.0f} min. Candidates {grid_txt}; {args.seeds} seeds "
              f"× {len(names)} tasks; each fit on 80 % of the source and target rows, scored on the "
              "other 20 % (validation fold); gap = target accuracy of the best candidate minus that of "

@@ -846,13 +846,14 @@ class DANNNet(NeuralNet):
             step["domain_logits"] = domain_logits.detach()
             if self.label_shift:
                 self._accumulate_label_shift(outputs.detach(), y, layout)
-        if self.grad_scaler_ is not None:
-            self.grad_scaler_.scale(loss).backward()
-        else:
-            loss.backward()
-        self._average_gradients()
+        self._backward(loss)
         step["loss"] = loss
         return step
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        """Back-propagate ``loss`` (scaled with fp16), then average the gradients over processes."""
+        (loss if self.grad_scaler_ is None else self.grad_scaler_.scale(loss)).backward()
+        self._average_gradients()
 
     def _domain_loss(self, z: torch.Tensor, outputs: torch.Tensor | None,
                      class_w: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -897,17 +898,14 @@ class DANNNet(NeuralNet):
         class_w = None
         if self.class_weights_ is not None:
             class_w = self.class_weights_[y[:layout.n_source]]
-        self.optimizer_.zero_grad(set_to_none=True)  # only the domain head's gradients: only it moves
-        loss, _ = self._domain_loss(z, outputs, class_w)
-        if self.grad_scaler_ is not None:
-            self.grad_scaler_.scale(loss).backward()
-            self._average_gradients()
-            self.grad_scaler_.step(self.optimizer_)
-            self.grad_scaler_.update()
-        else:
-            loss.backward()
-            self._average_gradients()
-            self.optimizer_.step()
+
+        def step_fn():
+            self.optimizer_.zero_grad(set_to_none=True)  # only the domain head gets gradients
+            loss, _ = self._domain_loss(z, outputs, class_w)
+            self._backward(loss)
+            return loss
+
+        self._step_optimizer(step_fn)
 
     def _entropy_weight(self) -> float:
         """``target_entropy`` times the λ ramp ``λ_p / lambda_max`` (0 without adaptation)."""

@@ -9,11 +9,11 @@ from skdann import DANNClassifier, DANNNet
 from skdann._batching import DomainData, Group
 
 
-def _net(**kwargs):
+def _net(net_class=DANNNet, **kwargs):
     torch.manual_seed(0)
     params = {"input_shape": (2,), "n_outputs": 2, "extractor__hidden_sizes": (8,),
               "max_epochs": 2, "batch_size": 4, "verbose": 0, **kwargs}
-    return DANNNet(**params).initialize()
+    return net_class(**params).initialize()
 
 
 def _data(n_source=10, n_target=6):
@@ -181,15 +181,10 @@ def test_domain_steps_run_the_extra_head_updates_before_every_training_step():
             calls.append(self.progress_.steps)
             super().train_domain_head_step(batch)
 
-    torch.manual_seed(0)
-    net = Spy(input_shape=(2,), n_outputs=2, extractor__hidden_sizes=(8,), max_epochs=2,
-              batch_size=4, verbose=0, domain_steps=3).initialize()
-    net.fit_loop(_data())
+    _net(Spy, domain_steps=3).fit_loop(_data())
     assert calls == [k for k in range(6) for _ in range(2)]  # 6 steps, 2 head updates before each
     calls.clear()
-    off = Spy(input_shape=(2,), n_outputs=2, max_epochs=2, batch_size=4, verbose=0,
-              domain_steps=3, lambda_max=0.0).initialize()
-    off.fit_loop(_data())
+    _net(Spy, domain_steps=3, lambda_max=0.0).fit_loop(_data())
     assert calls == []  # no adversary to strengthen
 
 
