@@ -43,7 +43,13 @@ from multiprocessing import get_context
 import numpy as np
 import torch
 
-from _levers import GradientPenalty01Net, GradientPenaltyNet, RelaxedDomainLoss
+from _levers import (
+    GradientPenalty01Net,
+    GradientPenaltyNet,
+    RelaxedDomainLoss,
+    SharpnessAware002Net,
+    SharpnessAwareNet,
+)
 from _report import ROOT, machine, publish
 from suite import TASKS, load_task, parse_overrides, run_dann, run_source_only, select_tasks
 
@@ -113,6 +119,10 @@ LATER = {
     "domain-gp-1": {"net_class": GradientPenaltyNet},
     "domain-steps-2": {"domain_steps": 2},
     "domain-steps-5": {"domain_steps": 5},
+    "sam-0.05": {"net_class": SharpnessAwareNet},
+    "sam-0.02": {"net_class": SharpnessAware002Net},
+    "ensemble-3": {"_ensemble": 3},
+    "ensemble-5": {"_ensemble": 5},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
@@ -121,7 +131,6 @@ CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
 #: extractor gets no domain gradient, and the domain head is built last).
 ADVERSARY_ONLY = ("lambda_max", "lambda_schedule", "gamma", "warmup", "adversary", "domain_labels",
                   "domain_lr_factor", "domain_label_smoothing", "domain_steps", "target_entropy",
-                  # the only net classes here (_levers.py) act on the domain head alone
                   "criterion_domain", "net_class")
 ADVERSARY_PREFIXES = ("adversary__", "domain_head__", "criterion_domain__")
 
@@ -130,6 +139,9 @@ def so_key(params: dict) -> str:
     """Cache key of a source-only fit: the parameters that can change it."""
     kept = {k: v for k, v in params.items()
             if k not in ADVERSARY_ONLY and not k.startswith(ADVERSARY_PREFIXES)}
+    # A net class of _levers.py acts on the domain head alone unless it says otherwise.
+    if getattr(params.get("net_class"), "changes_source_only", False):
+        kept["net_class"] = params["net_class"]
     return json.dumps(kept, sort_keys=True, default=repr)
 
 

@@ -76,7 +76,7 @@ from sklearn.preprocessing import StandardScaler
 from _report import ROOT, machine, publish
 from _tasks import REGRESSION, TASKS, load_task
 from peers import _float32, auto_epochs, skada_dann
-from skdann import DANNClassifier
+from skdann import DANNClassifier, DANNEnsembleClassifier
 
 __all__ = ["TASKS", "REGRESSION", "load_task", "dann_params", "run_dann", "run_source_only", "run_oracle",
            "run_sklearn", "run_skada", "main"]
@@ -126,12 +126,18 @@ def _stacked(X_labelled, y_labelled, X_unlabelled):
 def _fit_network(d, params, seed, feed, oracle=False):
     """Fit one skdann network; returns (target test accuracy, fit seconds)."""
     X, y = (d["Xt"], d["Xt_labels"]) if oracle else (d["Xs"], d["ys"])
-    clf = DANNClassifier(**{**params, "random_state": seed})
+    params = dict(params)
+    members = params.pop("_ensemble", None)  # a seed ensemble of that many models
+    model = DANNClassifier(**{**params, "random_state": seed})
+    if feed == "scaled":
+        model = make_pipeline(StandardScaler(), model)
+    if members:
+        model = DANNEnsembleClassifier(model, n_estimators=members, random_state=seed)
     t = time.perf_counter()
     if feed == "scaled":
-        model = make_pipeline(StandardScaler(), clf).fit(*_stacked(X, y, d["Xt"]))
+        model.fit(*_stacked(X, y, d["Xt"]))
     else:
-        model = clf.fit(X, y, d["Xt"])
+        model.fit(X, y, X_target=d["Xt"])
     seconds = time.perf_counter() - t
     return float(model.score(d["Xtest"], d["ytest"])), seconds
 

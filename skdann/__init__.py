@@ -4,6 +4,7 @@ from ._adversary import Adversary, CDANAdversary, DANNAdversary
 from ._base import BaseDANN
 from ._classifier import DANNClassifier
 from ._device import resolve_device
+from ._ensemble import DANNEnsembleClassifier, DANNEnsembleRegressor
 from ._grl import GradientReversal, GradientReversalFunction, grad_reverse
 from ._modules import CNNExtractor, DANNModule, DomainHead, LabelHead, MLPExtractor, Standardize
 from ._net import DANNCheckpoint, DANNLoadInitState, DANNNet, DANNProgressBar
@@ -17,6 +18,8 @@ __all__ = [
     "BaseDANN",
     "DANNClassifier",
     "DANNRegressor",
+    "DANNEnsembleClassifier",
+    "DANNEnsembleRegressor",
     "DANNNet",
     "DANNProgressBar",
     "DANNCheckpoint",

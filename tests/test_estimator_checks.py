@@ -1,4 +1,4 @@
-"""scikit-learn's estimator checks on DANNClassifier and DANNRegressor."""
+"""scikit-learn's estimator checks on the DANN estimators and their seed ensembles."""
 
 import inspect
 import warnings
@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import check_classifiers_classes, parametrize_with_checks
 
-from skdann import DANNClassifier, DANNRegressor, NoTargetDataWarning
+from skdann import (
+    DANNClassifier,
+    DANNEnsembleClassifier,
+    DANNEnsembleRegressor,
+    DANNRegressor,
+    NoTargetDataWarning,
+)
 
 # sklearn's checks fit on plain labelled data, where DANN warns that there is
 # no target domain to adapt to (NoTargetDataWarning); that warning is expected.
@@ -33,8 +39,14 @@ EXPECTED_FAILURES = {
 
 def _expected(estimator):
     failures = dict(EXPECTED_FAILURES)
-    if isinstance(estimator, DANNRegressor):
+    if isinstance(estimator, (DANNRegressor, DANNEnsembleRegressor)):
         failures.pop("check_classifiers_classes")
+    if isinstance(estimator, (DANNEnsembleClassifier, DANNEnsembleRegressor)):
+        # the ensemble's own parameters are validated in fit; the members' are theirs
+        failures.pop("check_do_not_raise_errors_in_init_or_set_params")
+        for name in ("check_sample_weight_equivalence_on_dense_data",
+                     "check_sample_weight_equivalence_on_sparse_data"):
+            failures.pop(name)
     return failures
 
 
@@ -43,6 +55,18 @@ def _expected(estimator):
     expected_failed_checks=_expected,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow  # two fits per check: CI runs it with the slow set
+@parametrize_with_checks(
+    [DANNEnsembleClassifier(DANNClassifier(max_epochs=20, random_state=0), n_estimators=2,
+                            random_state=0),
+     DANNEnsembleRegressor(DANNRegressor(max_epochs=20, random_state=0), n_estimators=2,
+                           random_state=0)],
+    expected_failed_checks=_expected,
+)
+def test_sklearn_compatible_seed_ensemble(estimator, check):
     check(estimator)
 
 

@@ -4,6 +4,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -39,3 +41,12 @@ def test_lambda_search_recipe_runs_as_written(capsys):
     out = capsys.readouterr().out
     assert "dannclassifier__lambda_max" in out
     assert 0.5 < float(out.split()[-1]) <= 1.0
+
+
+@pytest.mark.slow  # three default-length fits
+def test_seed_ensemble_recipe_runs_as_written(capsys):
+    start = README.index("## Seed ensembles")
+    block = README[start:].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README ensemble recipe", "exec"), {})
+    *members, ensemble = capsys.readouterr().out.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    assert len(members) == 3 and 0.5 < float(ensemble) <= 1.0
