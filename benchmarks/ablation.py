@@ -49,6 +49,8 @@ from _levers import (
     RelaxedDomainLoss,
     SharpnessAware002Net,
     SharpnessAwareNet,
+    VirtualAdversarial03Net,
+    VirtualAdversarialNet,
 )
 from _report import ROOT, machine, publish
 from suite import TASKS, load_task, parse_overrides, run_dann, run_source_only, select_tasks
@@ -123,6 +125,9 @@ LATER = {
     "sam-0.02": {"net_class": SharpnessAware002Net},
     "ensemble-3": {"_ensemble": 3},
     "ensemble-5": {"_ensemble": 5},
+    "vat-0.1": {"net_class": VirtualAdversarialNet},
+    "vat-0.3": {"net_class": VirtualAdversarial03Net},
+    "vat-0.1+entropy-0.1": {"net_class": VirtualAdversarialNet, "target_entropy": 0.1},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import sklearn
 from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
@@ -26,6 +27,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
@@ -72,6 +74,24 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
     def _default_estimator(self):
         raise NotImplementedError
 
+    def _member(self):
+        return self._default_estimator() if self.estimator is None else self.estimator
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How metadata reach the members, with scikit-learn's metadata routing on.
+
+        ``fit``'s keyword arguments (``sample_domain``, ``sample_weight``, ...)
+        go to each member's ``fit`` as the member requests them (a DANN
+        estimator requests ``sample_domain`` by default).
+
+        Returns
+        -------
+        MetadataRouter
+            The routing to the member.
+        """
+        return MetadataRouter(owner=type(self).__name__).add(
+            estimator=self._member(), method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+
     def _check_member_type(self, estimator) -> None:
         raise NotImplementedError
 
@@ -89,7 +109,9 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
         **fit_params
             Passed to every member's ``fit`` (``X_target``,
             ``sample_domain``, ``sample_weight``; for a ``Pipeline``, its
-            ``step__param`` keys).
+            ``step__param`` keys). With scikit-learn's metadata routing on,
+            routed as the member requests them (see
+            :meth:`get_metadata_routing`).
 
         Returns
         -------
@@ -97,8 +119,10 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
             The fitted ensemble. A fit that raises leaves the previous
             members in place.
         """
-        estimator = self._default_estimator() if self.estimator is None else self.estimator
+        estimator = self._member()
         self._check_member_type(estimator)
+        if sklearn.get_config()["enable_metadata_routing"]:
+            fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_MAX_SEED, size=self.n_estimators)
         members = [_seeded(estimator, int(seed)) for seed in seeds]
@@ -144,8 +168,7 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        estimator = self._default_estimator() if self.estimator is None else self.estimator
-        member = estimator.__sklearn_tags__()
+        member = self._member().__sklearn_tags__()
         tags.input_tags = member.input_tags  # what the members accept, the ensemble accepts
         tags.target_tags.multi_output = member.target_tags.multi_output
         return tags

@@ -4,11 +4,14 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skdann import DANNClassifier, DANNEnsembleClassifier, DANNEnsembleRegressor, DANNRegressor
+from skdann.model_selection import DomainStratifiedKFold, entropy_scorer
 
 MEMBER = {"max_epochs": 3, "batch_size": 32, "n_threads": 1}
 
@@ -64,6 +67,34 @@ def test_a_pipeline_member_gets_its_seed_through_the_pipeline(moons_stacked, moo
     expected = np.mean([m[-1].predict_domain_proba(m[0].transform(Xt))
                         for m in model.estimators_], axis=0)
     np.testing.assert_allclose(model.predict_domain_proba(Xt), expected)
+
+
+@pytest.fixture
+def semi_supervised(moons):
+    """Stacked moons where ten target rows carry labels: only sample_domain says they are target."""
+    Xs, ys, Xt, yt = moons
+    X, y = np.vstack([Xs, Xt]), np.r_[ys, np.full(len(Xt), -1)]
+    y[len(Xs):len(Xs) + 10] = yt[:10]
+    sd = np.r_[np.ones(len(Xs), int), -np.ones(len(Xt), int)]
+    return X, y, sd, len(Xt)
+
+
+def test_fit_params_reach_every_member_as_the_member_takes_them(semi_supervised):
+    X, y, sd, n_target = semi_supervised
+    pipe = make_pipeline(StandardScaler(), DANNClassifier(**MEMBER))
+    model = DANNEnsembleClassifier(pipe, n_estimators=2, random_state=0)
+    model.fit(X, y, dannclassifier__sample_domain=sd)  # a Pipeline's step__param form
+    assert [m[-1].n_target_ for m in model.estimators_] == [n_target] * 2
+
+
+def test_metadata_routing_brings_sample_domain_from_a_search_to_every_member(semi_supervised):
+    X, y, sd, n_target = semi_supervised
+    pipe = make_pipeline(StandardScaler(), DANNClassifier(**MEMBER))
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(DANNEnsembleClassifier(pipe, n_estimators=2, random_state=0),
+                              {"n_estimators": [2]}, cv=DomainStratifiedKFold(2),
+                              scoring=entropy_scorer).fit(X, y, sample_domain=sd)
+    assert [m[-1].n_target_ for m in search.best_estimator_.estimators_] == [n_target] * 2
 
 
 def test_wrong_members_and_parameters_raise_before_any_training(moons):
