@@ -128,7 +128,7 @@ def _fit_network(d, params, seed, feed, oracle=False):
     X, y = (d["Xt"], d["Xt_labels"]) if oracle else (d["Xs"], d["ys"])
     params = dict(params)
     members = params.pop("_ensemble", None)  # a seed ensemble of that many models
-    model = DANNClassifier(**{**params, "random_state": seed})
+    model = DANNClassifier(**{**params, "random_state": None if members else seed})
     if feed == "scaled":
         model = make_pipeline(StandardScaler(), model)
     if members:

@@ -11,6 +11,7 @@ DANN estimator, or a ``Pipeline`` ending in one, as the member.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import sklearn
@@ -36,18 +37,21 @@ __all__ = ["DANNEnsembleClassifier", "DANNEnsembleRegressor"]
 _MAX_SEED = np.iinfo(np.int32).max
 
 
-def _seeded(estimator, seed: int):
-    """A clone of ``estimator`` with every ``random_state`` in it set to ``seed``."""
-    member = clone(estimator)
-    keys = [key for key in member.get_params(deep=True)
+def _seed_keys(estimator) -> list[str]:
+    """The ``random_state`` parameters of ``estimator`` (nested ones of a ``Pipeline`` too)."""
+    keys = [key for key in estimator.get_params(deep=True)
             if key == "random_state" or key.endswith("__random_state")]
     if not keys:
         raise TypeError(
             f"{type(estimator).__name__} has no random_state parameter, so the members of the "
             "ensemble would all be the same model; pass a DANN estimator or a Pipeline with one."
         )
-    member.set_params(**dict.fromkeys(keys, seed))
-    return member
+    return keys
+
+
+def _seeded(estimator, keys: list[str], seed: int):
+    """A clone of ``estimator`` with the ``random_state`` parameters ``keys`` set to ``seed``."""
+    return clone(estimator).set_params(**dict.fromkeys(keys, seed))
 
 
 def _fit_member(member, X, y, fit_params: dict):
@@ -123,9 +127,17 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
         self._check_member_type(estimator)
         if sklearn.get_config()["enable_metadata_routing"]:
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
+        keys = _seed_keys(estimator)
+        params = estimator.get_params(deep=True)
+        fixed = {key: params[key] for key in keys if params[key] is not None}
+        if fixed:
+            warnings.warn(
+                f"The member's {fixed} is replaced by one seed per member, drawn from the "
+                f"ensemble's random_state ({self.random_state!r}); set random_state on the "
+                "ensemble and leave the member's None.", UserWarning, stacklevel=2)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(_MAX_SEED, size=self.n_estimators)
-        members = [_seeded(estimator, int(seed)) for seed in seeds]
+        members = [_seeded(estimator, keys, int(seed)) for seed in seeds]
         members = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, X, y, fit_params) for member in members)
         self._set_fitted(members)

@@ -110,6 +110,15 @@ def test_wrong_members_and_parameters_raise_before_any_training(moons):
         _ensemble(n=0).fit(Xs, ys, X_target=Xt)
 
 
+def test_a_seed_set_on_the_member_warns_that_the_ensemble_replaces_it(moons):
+    Xs, ys, Xt, _ = moons
+    model = DANNEnsembleClassifier(DANNClassifier(**MEMBER, random_state=7), n_estimators=2,
+                                   random_state=0)
+    with pytest.warns(UserWarning, match="replaced by one seed per member"):
+        model.fit(Xs, ys, X_target=Xt)
+    assert 7 not in [m.random_state for m in model.estimators_]
+
+
 def test_a_fit_that_raises_keeps_the_previous_members(moons):
     Xs, ys, Xt, _ = moons
     model = _ensemble(n=2).fit(Xs, ys, X_target=Xt)

@@ -60,10 +60,8 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 @pytest.mark.slow  # two fits per check: CI runs it with the slow set
 @parametrize_with_checks(
-    [DANNEnsembleClassifier(DANNClassifier(max_epochs=20, random_state=0), n_estimators=2,
-                            random_state=0),
-     DANNEnsembleRegressor(DANNRegressor(max_epochs=20, random_state=0), n_estimators=2,
-                           random_state=0)],
+    [DANNEnsembleClassifier(DANNClassifier(max_epochs=20), n_estimators=2, random_state=0),
+     DANNEnsembleRegressor(DANNRegressor(max_epochs=20), n_estimators=2, random_state=0)],
     expected_failed_checks=_expected,
 )
 def test_sklearn_compatible_seed_ensemble(estimator, check):
