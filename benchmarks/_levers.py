@@ -1,11 +1,13 @@
-"""Levers measured by ``ablation.py`` that are not parameters of the package.
+"""Levers measured by ``ablation.py`` before (or instead of) becoming parameters.
 
 Each is written with the package's own extension points — a domain loss
 passed as ``criterion_domain``, a ``DANNNet`` subclass passed as
 ``net_class`` — so that the ablation can measure an idea before it earns a
 parameter. The relaxed loss and the gradient penalty did not (README, ablation
-round 9). ``python
-benchmarks/_levers.py`` shows where the relaxed loss's domain head ends up.
+round 9), nor sharpness-aware training (round 11); virtual adversarial
+training did (round 13 measured the subclass here, round 14 the package's
+``vat_weight``). ``python benchmarks/_levers.py`` shows where the relaxed
+loss's domain head ends up.
 """
 
 from __future__ import annotations

@@ -128,6 +128,8 @@ LATER = {
     "vat-0.1": {"net_class": VirtualAdversarialNet},
     "vat-0.3": {"net_class": VirtualAdversarial03Net},
     "vat-0.1+entropy-0.1": {"net_class": VirtualAdversarialNet, "target_entropy": 0.1},
+    "vat-weight-1": {"vat_weight": 1.0},
+    "vat-weight-1-radius-0.1": {"vat_weight": 1.0, "vat_radius": 0.1},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}

@@ -105,12 +105,21 @@ def dann_params(d, params=None, quick=False):
 
 
 def parse_overrides(items):
-    """``["lambda_max=0.3", "optimizer=sgd"]`` -> ``{"lambda_max": 0.3, "optimizer": "sgd"}``."""
+    """``["lambda_max=0.3", "optimizer=sgd"]`` -> ``{"lambda_max": 0.3, "optimizer": "sgd"}``.
+
+    ``_levers.NAME`` is the class or loss of that name in ``benchmarks/_levers.py``
+    (e.g. ``net_class=_levers.VirtualAdversarialNet``).
+    """
     out = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         if not sep:
             raise SystemExit(f"--dann expects key=value, got {item!r}")
+        if text.startswith("_levers."):
+            import _levers
+
+            out[key] = getattr(_levers, text.removeprefix("_levers."))
+            continue
         try:
             out[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):

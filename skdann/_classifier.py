@@ -19,6 +19,7 @@ from ._input import FitData, marker_mask
 
 # IWDAN's shrinkage when label_shift_shrinkage=None (chosen on benchmarks/ablation.py).
 _DEFAULT_SHRINKAGE = 0.0
+_DEFAULT_VAT_RADIUS = 0.3
 
 __all__ = ["DANNClassifier"]
 
@@ -36,6 +37,8 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         "label_shift": [None, StrOptions({"iwdan"})],
         "label_shift_shrinkage": [None, Interval(numbers.Real, 0, 1, closed="both")],
         "target_entropy": [Interval(numbers.Real, 0, None, closed="left")],
+        "vat_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "vat_radius": [None, Interval(numbers.Real, 0, None, closed="neither")],
     }
 
     def __init__(self, *, extractor=None, label_head=None, domain_head=None, module=None, net_class=None,
@@ -50,7 +53,7 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
                  device="cpu", data_on_device="auto", distributed=False, precision=None,
                  predict_batch_size=4096, n_threads="auto", warm_start=False, random_state=None,
                  callbacks=None, verbose=0, unlabeled_marker=-1, label_shift=None, label_shift_shrinkage=None,
-                 target_entropy=0.0, **kwargs):
+                 target_entropy=0.0, vat_weight=0.0, vat_radius=None, **kwargs):
         super().__init__(
             extractor=extractor, label_head=label_head, domain_head=domain_head, module=module,
             net_class=net_class, adversary=adversary, domain_labels=domain_labels, lambda_max=lambda_max,
@@ -70,6 +73,8 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         self.label_shift = label_shift
         self.label_shift_shrinkage = label_shift_shrinkage
         self.target_entropy = target_entropy
+        self.vat_weight = vat_weight
+        self.vat_radius = vat_radius
 
     @staticmethod
     def _is_classifier() -> bool:
@@ -84,6 +89,9 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
             warnings.warn("target_entropy acts with the λ ramp, so it has no effect with "
                           "lambda_max=0 (source-only training); it is ignored.", UserWarning,
                           stacklevel=3)
+        if self.vat_radius is not None and not self.vat_weight:
+            warnings.warn("vat_radius only acts with vat_weight > 0; it is ignored with "
+                          "vat_weight=0.", UserWarning, stacklevel=3)
 
     # ------------------------------------------------------------ labels
     def _marker_repr(self) -> str:
@@ -158,7 +166,9 @@ class DANNClassifier(ClassifierMixin, BaseDANN):
         shrinkage = self.label_shift_shrinkage
         return {"label_shift": self.label_shift,
                 "label_shift_shrinkage": _DEFAULT_SHRINKAGE if shrinkage is None else float(shrinkage),
-                "target_entropy": float(self.target_entropy)}
+                "target_entropy": float(self.target_entropy),
+                "vat_weight": float(self.vat_weight),
+                "vat_radius": _DEFAULT_VAT_RADIUS if self.vat_radius is None else float(self.vat_radius)}
 
     # -------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -318,6 +328,23 @@ DANNClassifier.__doc__ = f"""Domain-adversarial neural network classifier (Ganin
         Off by default: it helps where those predictions are mostly right and
         hardens them where they are not (round 8 of ``benchmarks/ablation.py``).
         With ``lambda_max=0`` it has no effect and warns.
+    vat_weight : float >= 0, default=0.0
+        Weight of virtual adversarial training (VAT, Miyato et al. 2018; with
+        ``target_entropy``, the cluster-assumption terms of VADA, Shu et al.
+        2018): each row is moved by ``vat_radius`` times its norm in the
+        direction that changes its predicted class distribution most, and the
+        divergence between the two predictions joins the loss, so that the
+        decision boundary keeps away from dense regions of the data. Labelled
+        rows always (so it also changes a ``lambda_max=0`` run); unlabelled
+        target rows ramped with λ (``weight × λ_p / lambda_max``). Off by
+        default: it solves the rotated moons and lifts the short image
+        schedule, and costs the tasks whose classes are not separated by
+        low-density gaps at that radius (round 14 of
+        ``benchmarks/ablation.py``); two extra forward passes per step.
+    vat_radius : float > 0 or None, default=None
+        VAT's perturbation radius, relative to each row's norm (after
+        ``standardize``; scale tabular features first). ``None``:
+        {_DEFAULT_VAT_RADIUS}. Set without ``vat_weight`` it has no effect and warns.
 
     Attributes
     ----------

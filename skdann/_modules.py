@@ -388,6 +388,21 @@ class DANNModule(nn.Module):
         """
         if self.standardize is not None:
             x = self.standardize(x)
+        return self.extract(x)
+
+    def extract(self, x: torch.Tensor) -> torch.Tensor:
+        """The extractor's features of already standardized input, flattened to ``(n, d)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Input batch, after ``standardize`` (the input itself without it).
+
+        Returns
+        -------
+        torch.Tensor
+            Features.
+        """
         z = self.extractor(x)
         if not isinstance(z, torch.Tensor):
             raise TypeError(

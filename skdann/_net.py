@@ -332,6 +332,16 @@ class DANNNet(NeuralNet):
         entropy term of VADA, Shu et al. 2018), added to the loss with the
         ramp of the λ schedule (``λ_p / lambda_max``), so it is off with
         ``lambda_max=0``.
+    vat_weight : float, default=0.0
+        Weight of virtual adversarial training (VAT, Miyato et al. 2018; the
+        cluster-assumption terms of VADA, Shu et al. 2018): the divergence
+        between the predicted class distribution of each row and that of the
+        row moved by ``vat_radius`` times its norm in the direction that
+        changes the prediction most (see :meth:`get_vat_loss`). Labelled rows
+        always; unlabelled target rows with the ramp of the λ schedule, so a
+        ``lambda_max=0`` run is regularised on its labelled rows alone.
+    vat_radius : float, default=0.3
+        VAT's perturbation radius, relative to each row's norm.
     patience : int or None, default=None
         Stop when the held-out source loss has not improved for this many
         epochs, and keep the best weights (needs validation rows).
@@ -383,7 +393,7 @@ class DANNNet(NeuralNet):
                  domain_label_smoothing: float = 0.0, domain_steps: int = 1, averaging=None,
                  averaging_decay: float = 0.99,
                  averaging_start: float = 0.5, label_shift=None, label_shift_shrinkage: float = 0.0,
-                 target_entropy: float = 0.0,
+                 target_entropy: float = 0.0, vat_weight: float = 0.0, vat_radius: float = 0.3,
                  patience=None,
                  distributed: bool = False, seed: int = 0, data_on_device="auto", precision=None,
                  **kwargs):
@@ -415,6 +425,8 @@ class DANNNet(NeuralNet):
         self.label_shift = label_shift
         self.label_shift_shrinkage = label_shift_shrinkage
         self.target_entropy = target_entropy
+        self.vat_weight = vat_weight
+        self.vat_radius = vat_radius
         self.patience = patience
         self.distributed = distributed
         self.seed = seed
@@ -846,6 +858,8 @@ class DANNNet(NeuralNet):
             step["domain_logits"] = domain_logits.detach()
             if self.label_shift:
                 self._accumulate_label_shift(outputs.detach(), y, layout)
+        if self.vat_weight:
+            loss = loss + float(self.vat_weight) * self._vat_term(X, outputs)
         self._backward(loss)
         step["loss"] = loss
         return step
@@ -909,10 +923,7 @@ class DANNNet(NeuralNet):
 
     def _entropy_weight(self) -> float:
         """``target_entropy`` times the λ ramp ``λ_p / lambda_max`` (0 without adaptation)."""
-        lambda_max = float(self.lambda_max)
-        if not self.target_entropy or lambda_max <= 0:
-            return 0.0
-        return float(self.target_entropy) * self.lambda_ / lambda_max
+        return float(self.target_entropy) * self._ramp() if self.target_entropy else 0.0
 
     def get_entropy_loss(self, outputs: torch.Tensor) -> torch.Tensor:
         """Mean entropy of the predicted class distribution of unlabelled target rows.
@@ -931,6 +942,79 @@ class DANNNet(NeuralNet):
             return outputs.sum()
         log_p = torch.log_softmax(outputs.float(), dim=1)
         return -(log_p.exp() * log_p).sum(dim=1).mean()
+
+    def _vat_term(self, X: torch.Tensor, outputs: torch.Tensor | None) -> torch.Tensor:
+        """VAT's loss for the step: labelled rows' mean plus the λ ramp times the target rows'.
+
+        ``outputs`` are the label head's outputs of every row when the step
+        computed them (reused as VAT's reference), else None.
+        """
+        layout = self.layout_
+        n_lab = layout.n_labelled
+        ramp = self._ramp() if layout.has_target else 0.0
+        rows = X if ramp > 0 else X[:n_lab]
+        reference = outputs[:len(rows)] if outputs is not None and len(outputs) >= len(rows) else None
+        per_row = self.get_vat_loss(rows, reference)
+        term = per_row[:n_lab].mean()
+        if ramp > 0 and len(per_row) > n_lab:
+            term = term + ramp * per_row[n_lab:].mean()
+        return term
+
+    def _ramp(self) -> float:
+        """The λ ramp ``λ_p / lambda_max`` (0 without adaptation)."""
+        lambda_max = float(self.lambda_max)
+        return 0.0 if lambda_max <= 0 else self.lambda_ / lambda_max
+
+    def get_vat_loss(self, X: torch.Tensor, outputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-row virtual adversarial loss (Miyato et al. 2018), one power iteration.
+
+        The perturbation ``r`` of norm ``vat_radius × ||x||`` (per row) that
+        most changes the predicted class distribution is found from the
+        gradient of ``KL(p(x) || p(x + ξd))`` for a random direction ``d``
+        (``ξ``: a hundredth of the radius);
+        the loss is ``KL(p(x) || p(x + r))`` with ``p(x)`` held fixed, so
+        the network learns to predict alike in a ball around every row: its
+        decision boundary moves away from dense regions of the data.
+
+        Parameters
+        ----------
+        X : torch.Tensor
+            Rows (or images) of the batch, as the network takes them (with
+            ``standardize=True`` the perturbation is made after it, so the
+            radius is relative to the standardized row).
+        outputs : torch.Tensor, optional
+            The label head's outputs of ``X``, when already computed.
+
+        Returns
+        -------
+        torch.Tensor of shape (len(X),)
+            Non-negative divergences.
+        """
+        module = self.module_
+        if module.standardize is not None:  # perturb the rows as the extractor sees them
+            X = module.standardize(X)
+
+        def log_p(x):
+            with self._autocast():
+                out = module.label_head(module.extract(x))
+            return torch.log_softmax(out.float(), dim=1)
+
+        def unit(v):
+            flat = v.reshape(len(v), -1)
+            return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).reshape(v.shape)
+
+        with torch.no_grad():
+            p = (torch.log_softmax(outputs.float(), dim=1) if outputs is not None
+                 else log_p(X)).exp()
+        norm = X.reshape(len(X), -1).norm(dim=1).clamp_min(1e-6)
+        radius = (float(self.vat_radius) * norm).reshape(-1, *([1] * (X.dim() - 1)))
+        # The probe step: a hundredth of the radius, large enough that the change
+        # of the prediction it causes stands above float32 rounding.
+        d = (0.01 * radius * unit(torch.randn_like(X))).requires_grad_(True)
+        kl = nn.functional.kl_div(log_p(X + d), p, reduction="none").sum(dim=1)
+        (grad,) = torch.autograd.grad(kl.sum(), d)
+        r = (radius * unit(grad)).detach()
+        return nn.functional.kl_div(log_p(X + r), p, reduction="none").sum(dim=1)
 
     def _domain_correct(self, logits: torch.Tensor) -> torch.Tensor:
         """Correctly told rows among ``logits`` of shape (steps, rows[, domains])."""

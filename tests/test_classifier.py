@@ -263,6 +263,7 @@ def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
     ({"data_on_device": "yes"}, "data_on_device"), ({"n_threads": 0}, "n_threads"),
     ({"label_shift": "iwdan", "label_shift_shrinkage": 1.5}, "label_shift_shrinkage"),
     ({"target_entropy": -0.1}, "target_entropy"), ({"domain_steps": 0}, "domain_steps"),
+    ({"vat_weight": -1.0}, "vat_weight"), ({"vat_weight": 1.0, "vat_radius": 0.0}, "vat_radius"),
 ])
 def test_bad_parameters_are_value_errors_before_training(moons, params, match):
     with pytest.raises(ValueError, match=match):
@@ -293,6 +294,25 @@ def test_domain_steps_make_a_stronger_domain_head(moons, fast):
 def test_target_entropy_without_adaptation_warns_that_it_is_ignored(moons, fast):
     with pytest.warns(UserWarning, match="target_entropy .* no effect with lambda_max=0"):
         DANNClassifier(target_entropy=1.0, **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
+
+
+def test_vat_radius_without_vat_weight_warns_that_it_is_ignored(moons, fast):
+    with pytest.warns(UserWarning, match="vat_radius only acts with vat_weight > 0"):
+        DANNClassifier(vat_radius=0.1, **fast).fit(*moons[:3])
+
+
+def test_vat_pushes_the_boundary_of_the_moons_into_the_gap_between_them(moons):
+    # The cluster assumption on the source rows alone (lambda_max=0): the
+    # boundary leaves the dense moons, so it still separates them rotated.
+    Xs, ys, Xt, yt = moons
+    X, y = np.vstack([Xs, Xt]), np.r_[ys, np.full(len(Xt), -1)]
+
+    def target_accuracy(**params):
+        model = make_pipeline(StandardScaler(), DANNClassifier(
+            lambda_max=0.0, max_epochs=150, n_threads=1, random_state=0, **params))
+        return model.fit(X, y).score(Xt, yt)
+
+    assert target_accuracy(vat_weight=1.0) > target_accuracy() + 0.1
 
 
 def test_clone_pipeline_and_grid_search_over_lambda(moons_stacked):

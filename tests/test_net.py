@@ -310,3 +310,50 @@ def test_save_and_load_restore_the_schedule_position(tmp_path):
     fresh.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
     assert fresh.progress_.steps == net.progress_.steps == 6
     assert fresh.progress() == net.progress()
+
+
+def test_vat_loss_is_a_divergence_in_a_ball_of_the_given_radius():
+    net = _net(vat_weight=1.0)
+    X = torch.randn(16, 2, generator=torch.Generator().manual_seed(1))
+    loss = net.get_vat_loss(X)
+    assert loss.shape == (16,) and bool((loss >= -1e-6).all()) and loss.sum() > 0
+    # a vanishing radius moves no prediction
+    assert net.set_params(vat_radius=1e-9).get_vat_loss(X).abs().max().item() < 1e-6
+    # a larger ball holds a worse perturbation
+    assert net.set_params(vat_radius=1.0).get_vat_loss(X).sum() > loss.sum()
+
+
+def test_vat_perturbs_the_rows_after_the_networks_standardization():
+    # Rows on a scale of thousands: relative to the raw row the ball would be
+    # huge; after Standardize it is the same ball as for standardized rows.
+    X = torch.randn(32, 2, generator=torch.Generator().manual_seed(1))
+    stats = (torch.full((2,), 1000.0), torch.full((2,), 500.0))  # mean, scale
+    net = _net(vat_weight=1.0, input_statistics=stats)
+    plain = _net(vat_weight=1.0)
+    plain.module_.load_state_dict(
+        {k: v for k, v in net.module_.state_dict().items() if not k.startswith("standardize")})
+    torch.manual_seed(0)
+    raw = net.get_vat_loss(X * 500.0 + 1000.0)
+    torch.manual_seed(0)
+    scaled = plain.get_vat_loss(X)
+    assert raw.detach().numpy() == pytest.approx(scaled.detach().numpy(), rel=1e-2, abs=1e-6)
+
+
+def test_vat_acts_on_labelled_rows_always_and_on_target_rows_with_the_lambda_ramp():
+    seen = []
+
+    class Spy(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            seen.append((net.lambda_, net._ramp()))
+
+    net = _net(callbacks=[Spy()], lambda_max=2.0, vat_weight=1.0)
+    net.fit_loop(_data())
+    assert [r for _, r in seen] == pytest.approx([lam / 2.0 for lam, _ in seen])
+    assert _net(lambda_max=0.0, vat_weight=1.0)._ramp() == 0.0
+    # with lambda_max=0 the labelled rows still get the term: training differs from no VAT
+    trained = [_net(lambda_max=0.0, vat_weight=w, max_epochs=5) for w in (0.0, 1.0)]
+    for n in trained:
+        torch.manual_seed(0)
+        n.fit_loop(_data())
+    X = _data().blocks[0]
+    assert not torch.allclose(trained[0].predict_outputs(X), trained[1].predict_outputs(X))
