@@ -40,6 +40,8 @@ from skdann import (
 from skdann.datasets import make_domain_moons
 
 N, BATCH, LR = 1024, 64, 1e-3
+#: Default training length and repetitions of a timing.
+EPOCHS, REPEATS = 20, 7
 
 
 def plain_dann(Xs, ys, Xt, epochs, seed):
@@ -84,6 +86,7 @@ LEVERS = {
     "adversary=cdan": {"adversary": "cdan"},
     "adversary=cdan+e": {"adversary": "cdan+e"},
     "target_entropy=0.1": {"target_entropy": 0.1},
+    "vat_weight=1": {"vat_weight": 1.0},
     "extractor__dropout=0.2": {"extractor__dropout": 0.2},
     "domain_head__hidden_sizes=(256, 256)": {"domain_head__hidden_sizes": (256, 256)},
     "domain_steps=2": {"domain_steps": 2},
@@ -112,6 +115,12 @@ def lever_costs(Xs, ys, Xt, epochs, repeats):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _flags(epochs, repeats) -> str:
+    """The command-line flags that differ from their defaults (for the table's header)."""
+    return (f" --epochs {epochs}" if epochs != EPOCHS else "") + (
+        f" --repeats {repeats}" if repeats != REPEATS else "")
+
+
 def levers_table(Xs, ys, Xt, epochs, repeats):
     steps = epochs * math.ceil(N / BATCH)
     costs = lever_costs(Xs, ys, Xt, epochs, repeats)
@@ -120,7 +129,7 @@ def levers_table(Xs, ys, Xt, epochs, repeats):
         f"Cost per step of each lever, alone on top of the defaults: moons, {N}+{N} rows, batch "
         f"{BATCH}+{BATCH}, MLP 64-64, {epochs} epochs ({steps} steps), 1 torch thread, training "
         f"epochs only (skorch's EpochTimer), median of {repeats} interleaved runs in shuffled order "
-        f"(`python benchmarks/overhead.py --levers`; {machine()}):",
+        f"(`python benchmarks/overhead.py --levers{_flags(epochs, repeats)}`; {machine()}):",
         "",
         "| lever | time per step (ms) | ratio to the levers off |",
         "|---|---|---|",
@@ -132,8 +141,8 @@ def levers_table(Xs, ys, Xt, epochs, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--levers", action="store_true",
                         help="time each lever's step instead (results/overhead_levers.md)")
     args = parser.parse_args(argv)
