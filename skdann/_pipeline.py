@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["final_step", "take_rows", "to_final_input"]
+__all__ = ["final_step", "one_network", "take_rows", "to_final_input"]
 
 
 def final_step(model):
@@ -27,3 +27,17 @@ def to_final_input(model, X):
             X = model[:-1].transform(X)
         return model[-1], X
     return model, X
+
+
+def one_network(model, what: str) -> None:
+    """Raise a clear TypeError when ``what`` needs one network and ``model`` is a seed ensemble."""
+    from ._ensemble import _BaseDANNEnsemble
+
+    final = final_step(model)
+    if isinstance(final, _BaseDANNEnsemble):
+        raise TypeError(
+            f"{what} reads one network (its features, or a refit of it), and "
+            f"{type(final).__name__} averages {final.n_estimators} of them. Apply it to the "
+            "members (model.estimators_), or use a scorer that reads only the predictions: "
+            "entropy_scorer, source_accuracy_scorer or make_snd_scorer(space='proba')."
+        )

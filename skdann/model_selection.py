@@ -93,7 +93,7 @@ from sklearn.utils.metadata_routing import MetadataRequest
 from sklearn.utils.multiclass import type_of_target
 
 from ._input import marker_mask
-from ._pipeline import final_step, take_rows, to_final_input
+from ._pipeline import final_step, one_network, take_rows, to_final_input
 
 __all__ = [
     "DomainStratifiedKFold",
@@ -441,6 +441,7 @@ class _ReverseValidation(_Scorer):
 
     def _reverse_score(self, estimator, X_s, y_s, X_t) -> float:
         opts = self._options
+        one_network(estimator, "Reverse validation")
         final, Z_s = to_final_input(estimator, X_s)
         _, Z_t = to_final_input(estimator, X_t)
         pseudo = final.predict(Z_t)
@@ -640,6 +641,8 @@ def aligned_reverse_validation_scorer(estimator, X, y, sample_domain=None) -> fl
 # ------------------------------------------------------------------ IWCV and DEV
 class _Weighted(_Scorer):
     def _weights(self, estimator, X_s, X_t):
+        if self._options["space"] == "features":
+            one_network(estimator, f"{self._name} with space='features'")
         final, Z_s = to_final_input(estimator, X_s)
         _, Z_t = to_final_input(estimator, X_t)
         if self._options["space"] == "features":
@@ -944,6 +947,7 @@ class _SND(_Scorer):
         if self._options["space"] == "proba":
             F = estimator.predict_proba(X_t)
         else:
+            one_network(estimator, "make_snd_scorer(space='features')")
             final, Z_t = to_final_input(estimator, X_t)
             F = final.transform(Z_t)
         F = np.asarray(F, dtype=float)

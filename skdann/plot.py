@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._pipeline import final_step, take_rows, to_final_input
+from ._pipeline import final_step, one_network, take_rows, to_final_input
 
 __all__ = ["plot_history", "plot_domains"]
 
@@ -145,6 +145,7 @@ def plot_history(model, axes=None):
 
 def _features(model, X) -> np.ndarray:
     """``model.transform(X)``; for a Pipeline, its first steps then the final DANNClassifier."""
+    one_network(model, "plot_domains")
     final, X = to_final_input(model, X)
     Z = np.asarray(final.transform(X), dtype=float)
     return Z.reshape(len(Z), -1)

@@ -162,3 +162,19 @@ class _NoSeed(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return np.zeros(len(X))
+
+
+def test_scorers_that_read_one_network_say_so_and_prediction_scorers_score_the_ensemble(moons):
+    from skdann import model_selection as ms
+
+    Xs, ys, Xt, _ = moons
+    X, y = np.vstack([Xs, Xt]), np.r_[ys, np.full(len(Xt), -1)]
+    model = _ensemble(n=2).fit(X, y)
+    for scorer in (ms.reverse_validation_scorer, ms.aligned_reverse_validation_scorer,
+                   ms.iwcv_scorer, ms.dev_scorer):
+        with pytest.raises(TypeError, match=r"one network .*model\.estimators_"):
+            scorer(model, X, y)
+    assert ms.entropy_scorer(model, X, y) <= 0
+    assert 0 <= ms.source_accuracy_scorer(model, X, y) <= 1
+    assert np.isfinite(ms.snd_scorer(model, X, y))
+    assert 0 <= ms.domain_accuracy(model, Xs, Xt) <= 1
