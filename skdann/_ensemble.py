@@ -97,7 +97,14 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
             estimator=self._member(), method_mapping=MethodMapping().add(caller="fit", callee="fit"))
 
     def _check_member_type(self, estimator) -> None:
-        raise NotImplementedError
+        kind = "classifier" if is_classifier(self) else "regressor"
+        if (is_classifier if kind == "classifier" else is_regressor)(estimator):
+            return
+        other = "Regressor" if kind == "classifier" else "Classifier"
+        raise TypeError(
+            f"{type(self).__name__} needs a {kind} as its estimator, got "
+            f"{type(estimator).__name__}; use DANNEnsemble{other} for a {other.lower()}."
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: ArrayLike, y: ArrayLike | None = None, **fit_params):
@@ -187,72 +194,16 @@ class _BaseDANNEnsemble(MetaEstimatorMixin, BaseEstimator):
 
 
 class DANNEnsembleClassifier(ClassifierMixin, _BaseDANNEnsemble):
-    """Average of the class probabilities of DANN classifiers trained from different seeds.
-
-    Each member is a clone of ``estimator`` whose ``random_state`` (every
-    ``random_state`` of a ``Pipeline``) is drawn from the ensemble's
-    ``random_state``; all members see the same rows. Prediction averages the
-    members' ``predict_proba``. It damps the seed-to-seed variance of
-    adversarial training and costs ``n_estimators`` fits (in parallel with
-    ``n_jobs``; give each member ``n_threads=1`` then).
-
-    Parameters
-    ----------
-    estimator : estimator, default=None
-        The member: a :class:`~skdann.DANNClassifier` or a ``Pipeline``
-        ending in one. None means ``DANNClassifier()``.
-    n_estimators : int, default=5
-        Number of members.
-    n_jobs : int, default=None
-        Members fitted in parallel (joblib; None means 1).
-    random_state : int, RandomState instance or None, default=None
-        Draws the members' seeds: an int gives the same ensemble every time.
-
-    Attributes
-    ----------
-    estimators_ : list of estimators
-        The fitted members.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels (the members').
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of str
-        Input column names, when fitted on a DataFrame with string names.
-
-    See Also
-    --------
-    DANNClassifier : one member.
-
-    Examples
-    --------
-    >>> from skdann import DANNClassifier, DANNEnsembleClassifier
-    >>> from skdann.datasets import make_domain_moons
-    >>> Xs, ys, Xt, yt = make_domain_moons(random_state=0)
-    >>> member = DANNClassifier(max_epochs=5, n_threads=1)
-    >>> model = DANNEnsembleClassifier(member, n_estimators=2, random_state=0)
-    >>> model.fit(Xs, ys, X_target=Xt).predict_proba(Xt).shape
-    (300, 2)
-    """
+    __doc__ = None  # set below, from the shared template
 
     def _default_estimator(self):
         from ._classifier import DANNClassifier
 
         return DANNClassifier()
 
-    def _check_member_type(self, estimator) -> None:
-        if not is_classifier(estimator):
-            raise TypeError(
-                f"DANNEnsembleClassifier needs a classifier as its estimator, got "
-                f"{type(estimator).__name__}; use DANNEnsembleRegressor for a regressor."
-            )
-
     def _set_fitted(self, members: list) -> None:
-        classes = members[0].classes_
-        for member in members[1:]:
-            if not np.array_equal(member.classes_, classes):  # the same y: cannot differ
-                raise RuntimeError("The members were fitted on different classes.")
         super()._set_fitted(members)
-        self.classes_ = classes
+        self.classes_ = members[0].classes_  # the same y for every member: the same classes
 
     def predict_proba(self, X: ArrayLike, sample_domain: ArrayLike | None = None) -> np.ndarray:
         """Mean class probabilities of the members.
@@ -311,59 +262,12 @@ class DANNEnsembleClassifier(ClassifierMixin, _BaseDANNEnsemble):
 
 
 class DANNEnsembleRegressor(RegressorMixin, _BaseDANNEnsemble):
-    """Average of the predictions of DANN regressors trained from different seeds.
-
-    As :class:`DANNEnsembleClassifier`, for :class:`~skdann.DANNRegressor`
-    members: prediction is the members' mean prediction.
-
-    Parameters
-    ----------
-    estimator : estimator, default=None
-        The member: a :class:`~skdann.DANNRegressor` or a ``Pipeline``
-        ending in one. None means ``DANNRegressor()``.
-    n_estimators : int, default=5
-        Number of members.
-    n_jobs : int, default=None
-        Members fitted in parallel (joblib; None means 1).
-    random_state : int, RandomState instance or None, default=None
-        Draws the members' seeds: an int gives the same ensemble every time.
-
-    Attributes
-    ----------
-    estimators_ : list of estimators
-        The fitted members.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of str
-        Input column names, when fitted on a DataFrame with string names.
-
-    See Also
-    --------
-    DANNRegressor : one member.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skdann import DANNRegressor, DANNEnsembleRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> Xs, Xt = rng.normal(size=(64, 3)), rng.normal(0.5, 1, size=(64, 3))
-    >>> member = DANNRegressor(max_epochs=5, n_threads=1)
-    >>> model = DANNEnsembleRegressor(member, n_estimators=2, random_state=0)
-    >>> model.fit(Xs, Xs.sum(axis=1), X_target=Xt).predict(Xt).shape
-    (64,)
-    """
+    __doc__ = None  # set below, from the shared template
 
     def _default_estimator(self):
         from ._regressor import DANNRegressor
 
         return DANNRegressor()
-
-    def _check_member_type(self, estimator) -> None:
-        if not is_regressor(estimator):
-            raise TypeError(
-                f"DANNEnsembleRegressor needs a regressor as its estimator, got "
-                f"{type(estimator).__name__}; use DANNEnsembleClassifier for a classifier."
-            )
 
     def predict(self, X: ArrayLike, sample_domain: ArrayLike | None = None) -> np.ndarray:
         """Mean prediction of the members.
@@ -383,3 +287,69 @@ class DANNEnsembleRegressor(RegressorMixin, _BaseDANNEnsemble):
         check_is_fitted(self)
         kwargs = self._predict_kwargs(sample_domain)
         return np.mean([m.predict(X, **kwargs) for m in self.estimators_], axis=0)
+
+
+_DOC = """Average of the {averaged} of DANN {kind}s trained from different seeds.
+
+    Each member is a clone of ``estimator`` whose ``random_state`` (every
+    ``random_state`` of a ``Pipeline``) is drawn from the ensemble's
+    ``random_state``; all members see the same rows. Prediction averages the
+    members' ``{method}``. It damps the seed-to-seed variance of
+    adversarial training and costs ``n_estimators`` fits (in parallel with
+    ``n_jobs``; give each member ``n_threads=1`` then).
+
+    Parameters
+    ----------
+    estimator : estimator, default=None
+        The member: a :class:`~skdann.{member}` or a ``Pipeline``
+        ending in one. None means ``{member}()``.
+    n_estimators : int, default=5
+        Number of members.
+    n_jobs : int, default=None
+        Members fitted in parallel (joblib; None means 1).
+    random_state : int, RandomState instance or None, default=None
+        Draws the members' seeds: an int gives the same ensemble every time.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members.{classes}
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of str
+        Input column names, when fitted on a DataFrame with string names.
+
+    See Also
+    --------
+    {member} : one member.
+
+    Examples
+    --------
+{examples}"""
+
+DANNEnsembleClassifier.__doc__ = _DOC.format(
+    averaged="class probabilities", kind="classifier", method="predict_proba",
+    member="DANNClassifier", classes="""
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the members').""", examples="""\
+    >>> from skdann import DANNClassifier, DANNEnsembleClassifier
+    >>> from skdann.datasets import make_domain_moons
+    >>> Xs, ys, Xt, yt = make_domain_moons(random_state=0)
+    >>> member = DANNClassifier(max_epochs=5, n_threads=1)
+    >>> model = DANNEnsembleClassifier(member, n_estimators=2, random_state=0)
+    >>> model.fit(Xs, ys, X_target=Xt).predict_proba(Xt).shape
+    (300, 2)
+    """)
+
+DANNEnsembleRegressor.__doc__ = _DOC.format(
+    averaged="predictions", kind="regressor", method="predict", member="DANNRegressor",
+    classes="", examples="""\
+    >>> import numpy as np
+    >>> from skdann import DANNRegressor, DANNEnsembleRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> Xs, Xt = rng.normal(size=(64, 3)), rng.normal(0.5, 1, size=(64, 3))
+    >>> member = DANNRegressor(max_epochs=5, n_threads=1)
+    >>> model = DANNEnsembleRegressor(member, n_estimators=2, random_state=0)
+    >>> model.fit(Xs, Xs.sum(axis=1), X_target=Xt).predict(Xt).shape
+    (64,)
+    """)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._ensemble import _BaseDANNEnsemble
+
 __all__ = ["final_step", "one_network", "take_rows", "to_final_input"]
 
 
@@ -31,8 +33,6 @@ def to_final_input(model, X):
 
 def one_network(model, what: str) -> None:
     """Raise a clear TypeError when ``what`` needs one network and ``model`` is a seed ensemble."""
-    from ._ensemble import _BaseDANNEnsemble
-
     final = final_step(model)
     if isinstance(final, _BaseDANNEnsemble):
         raise TypeError(

@@ -22,14 +22,20 @@ def _data(n_source=10, n_target=6):
                                    torch.randn(n_target, 2, generator=g) + 3)
 
 
-def test_schedules_are_applied_before_every_step():
+def _recorder(read):
+    """A callback that appends ``read(net)`` after every backward pass, and the list it fills."""
     seen = []
 
-    class Spy(Callback):
+    class Recorder(Callback):
         def on_grad_computed(self, net, named_parameters, **kwargs):
-            seen.append((net.module_.grl.lambda_, net.optimizer_.param_groups[0]["lr"]))
+            seen.append(read(net))
 
-    net = _net(callbacks=[Spy()], lambda_max=2.0, lr=0.1)
+    return Recorder(), seen
+
+
+def test_schedules_are_applied_before_every_step():
+    spy, seen = _recorder(lambda net: (net.module_.grl.lambda_, net.optimizer_.param_groups[0]["lr"]))
+    net = _net(callbacks=[spy], lambda_max=2.0, lr=0.1)
     net.fit_loop(_data())
     steps = 2 * 3
     progress = [k / steps for k in range(steps)]
@@ -40,13 +46,8 @@ def test_schedules_are_applied_before_every_step():
 
 
 def test_warmup_keeps_lambda_at_zero_then_runs_the_schedule_over_the_rest():
-    seen = []
-
-    class Spy(Callback):
-        def on_grad_computed(self, net, named_parameters, **kwargs):
-            seen.append(net.lambda_)
-
-    net = _net(callbacks=[Spy()], warmup=0.5, max_epochs=4)
+    spy, seen = _recorder(lambda net: net.lambda_)
+    net = _net(callbacks=[spy], warmup=0.5, max_epochs=4)
     net.fit_loop(_data())
     assert seen[:6] == [0.0] * 6  # half of 12 steps
     assert seen[7] == pytest.approx(2 / (1 + np.exp(-10 * (1 / 12) / 0.5)) - 1)
@@ -261,13 +262,8 @@ def test_entropy_loss_is_the_mean_prediction_entropy_of_the_target_rows():
 
 
 def test_target_entropy_follows_the_lambda_ramp_and_is_off_without_adaptation():
-    seen = []
-
-    class Spy(Callback):
-        def on_grad_computed(self, net, named_parameters, **kwargs):
-            seen.append((net.lambda_, net._entropy_weight()))
-
-    net = _net(callbacks=[Spy()], lambda_max=2.0, target_entropy=0.5)
+    spy, seen = _recorder(lambda net: (net.lambda_, net._entropy_weight()))
+    net = _net(callbacks=[spy], lambda_max=2.0, target_entropy=0.5)
     net.fit_loop(_data())
     assert [w for _, w in seen] == pytest.approx([0.5 * lam / 2.0 for lam, _ in seen])
     assert seen[-1][1] > 0.4
@@ -340,13 +336,8 @@ def test_vat_perturbs_the_rows_after_the_networks_standardization():
 
 
 def test_vat_acts_on_labelled_rows_always_and_on_target_rows_with_the_lambda_ramp():
-    seen = []
-
-    class Spy(Callback):
-        def on_grad_computed(self, net, named_parameters, **kwargs):
-            seen.append((net.lambda_, net._ramp()))
-
-    net = _net(callbacks=[Spy()], lambda_max=2.0, vat_weight=1.0)
+    spy, seen = _recorder(lambda net: (net.lambda_, net._ramp()))
+    net = _net(callbacks=[spy], lambda_max=2.0, vat_weight=1.0)
     net.fit_loop(_data())
     assert [r for _, r in seen] == pytest.approx([lam / 2.0 for lam, _ in seen])
     assert _net(lambda_max=0.0, vat_weight=1.0)._ramp() == 0.0
