@@ -6,8 +6,9 @@ passed as ``criterion_domain``, a ``DANNNet`` subclass passed as
 parameter. The relaxed loss and the gradient penalty did not (README, ablation
 round 9), nor sharpness-aware training (round 11); virtual adversarial
 training did (round 13 measured the subclass here, round 14 the package's
-``vat_weight``). ``python benchmarks/_levers.py`` shows where the relaxed
-loss's domain head ends up.
+``vat_weight``); minimum class confusion did not (round 16).
+``python benchmarks/_levers.py`` shows where the relaxed loss's domain head
+ends up.
 """
 
 from __future__ import annotations
@@ -193,6 +194,34 @@ class VirtualAdversarial03Net(VirtualAdversarialNet):
     """:class:`VirtualAdversarialNet` with radius 0.3 of each row's norm."""
 
     vat_radius = 0.3
+
+class MinimumClassConfusionNet(DANNNet):
+    """DANN with minimum class confusion on the target rows (MCC; Jin et al., ECCV 2020).
+
+    Replaces the entropy of ``target_entropy`` (same weight, same λ ramp) by the
+    class confusion of the batch's target predictions: with ``P`` the rows'
+    class probabilities at temperature ``T``, each row weighted by
+    ``1 + exp(-entropy)`` (confident rows count more), ``C = Pᵀ W P``
+    normalised by rows, the loss is the mass of ``C`` off its diagonal over the
+    number of classes. Unlike the entropy it does not reward committing every
+    row to the majority class: a class confused with another costs, one
+    predicted for few rows does not.
+    """
+
+    #: Softmax temperature of the predictions (the paper's 2.5).
+    temperature = 2.5
+
+    def get_entropy_loss(self, outputs: torch.Tensor) -> torch.Tensor:
+        if len(outputs) == 0:
+            return outputs.sum()
+        p = torch.softmax(outputs.float() / self.temperature, dim=1)
+        entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=1).detach()
+        w = 1.0 + torch.exp(-entropy)
+        w = len(p) * w / w.sum()
+        confusion = (p * w[:, None]).T @ p
+        confusion = confusion / confusion.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        return (confusion.sum() - confusion.trace()) / p.shape[1]
+
 
 def main() -> None:
     """What the relaxed loss's domain head ends up saying, against DANN's, on moons at 35°."""

@@ -46,6 +46,7 @@ import torch
 from _levers import (
     GradientPenalty01Net,
     GradientPenaltyNet,
+    MinimumClassConfusionNet,
     RelaxedDomainLoss,
     SharpnessAware002Net,
     SharpnessAwareNet,
@@ -130,6 +131,11 @@ LATER = {
     "vat-0.1+entropy-0.1": {"net_class": VirtualAdversarialNet, "target_entropy": 0.1},
     "vat-weight-1": {"vat_weight": 1.0},
     "vat-weight-1-radius-0.1": {"vat_weight": 1.0, "vat_radius": 0.1},
+    "vat-target-1": {"vat_weight": 1.0, "vat_rows": "target"},
+    "vat-target-3": {"vat_weight": 3.0, "vat_rows": "target"},
+    "vat-target-1-radius-0.1": {"vat_weight": 1.0, "vat_rows": "target", "vat_radius": 0.1},
+    "mcc-0.3": {"net_class": MinimumClassConfusionNet, "target_entropy": 0.3},
+    "mcc-1": {"net_class": MinimumClassConfusionNet, "target_entropy": 1.0},
 }
 #: Every configuration by name (added to --base).
 CONFIGS = {**ROUND_1, **ROUND_2, **LATER}
@@ -149,6 +155,9 @@ def so_key(params: dict) -> str:
     # A net class of _levers.py acts on the domain head alone unless it says otherwise.
     if getattr(params.get("net_class"), "changes_source_only", False):
         kept["net_class"] = params["net_class"]
+    # VAT on the target rows alone is ramped with λ: a lambda_max=0 fit skips it.
+    if params.get("vat_rows") == "target":
+        kept = {k: v for k, v in kept.items() if not k.startswith("vat_")}
     return json.dumps(kept, sort_keys=True, default=repr)
 
 
@@ -198,6 +207,18 @@ def _done(results, job):
     name, kind, params, seed, cfg = job
     key = cfg if kind == "DANN" else so_key(params)
     return str(seed) in results[kind].get(name, {}).get(key, {})
+
+
+def merge_results(saved) -> dict:
+    """One results dict from several runs' (the first run's fit wins on a repeat)."""
+    merged = {"DANN": {}, "SO": {}}
+    for results in saved:
+        for kind, tasks in results.items():
+            for name, keys in tasks.items():
+                for key, seeds in keys.items():
+                    for seed, value in seeds.items():
+                        merged[kind].setdefault(name, {}).setdefault(key, {}).setdefault(seed, value)
+    return merged
 
 
 def execute(jobs, quick, n_jobs, log, results=None):
@@ -328,9 +349,9 @@ def main(argv=None):
     parser.add_argument("--base", nargs="*", default=None, help="key=value on top of the defaults")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--name", default=None)
-    parser.add_argument("--reuse", default=None,
-                        help="a results JSON of an earlier run with the same tasks, seeds and base: "
-                             "its fits are not repeated")
+    parser.add_argument("--reuse", nargs="+", default=None,
+                        help="results JSONs of earlier runs with the same tasks, seeds and base: "
+                             "their fits are not repeated")
     parser.add_argument("--render", default=None, metavar="NAME",
                         help="rebuild results/ablation_NAME.md (and the README's table) from its saved "
                              "JSON, keeping the line that names the run; nothing is trained")
@@ -347,7 +368,7 @@ def main(argv=None):
 
     def log(msg):
         print(f"{time.perf_counter() - t0:7.0f} s {msg}", flush=True)
-    previous = json.loads(open(args.reuse).read())["results"] if args.reuse else None
+    previous = merge_results(json.loads(open(path).read())["results"] for path in args.reuse or ())
     results = execute(jobs, args.quick, args.jobs, log, previous)
     rows = summarise(results, names, configs, base, args.seeds)
     minutes = (time.perf_counter() - t0) / 60

@@ -342,6 +342,10 @@ class DANNNet(NeuralNet):
         ``lambda_max=0`` run is regularised on its labelled rows alone.
     vat_radius : float, default=0.3
         VAT's perturbation radius, relative to each row's norm.
+    vat_rows : {"all", "target"}, default="all"
+        The rows VAT regularises: ``"all"`` the labelled rows and the ramped
+        target rows; ``"target"`` the unlabelled target rows alone (ramped),
+        so that it adapts and leaves a ``lambda_max=0`` run unchanged.
     patience : int or None, default=None
         Stop when the held-out source loss has not improved for this many
         epochs, and keep the best weights (needs validation rows).
@@ -394,7 +398,7 @@ class DANNNet(NeuralNet):
                  averaging_decay: float = 0.99,
                  averaging_start: float = 0.5, label_shift=None, label_shift_shrinkage: float = 0.0,
                  target_entropy: float = 0.0, vat_weight: float = 0.0, vat_radius: float = 0.3,
-                 patience=None,
+                 vat_rows: str = "all", patience=None,
                  distributed: bool = False, seed: int = 0, data_on_device="auto", precision=None,
                  **kwargs):
         kwargs.setdefault("train_split", None)
@@ -427,6 +431,7 @@ class DANNNet(NeuralNet):
         self.target_entropy = target_entropy
         self.vat_weight = vat_weight
         self.vat_radius = vat_radius
+        self.vat_rows = vat_rows
         self.patience = patience
         self.distributed = distributed
         self.seed = seed
@@ -946,12 +951,18 @@ class DANNNet(NeuralNet):
     def _vat_term(self, X: torch.Tensor, outputs: torch.Tensor | None) -> torch.Tensor:
         """VAT's loss for the step: labelled rows' mean plus the λ ramp times the target rows'.
 
+        With ``vat_rows="target"`` the labelled rows' term is left out.
         ``outputs`` are the label head's outputs of every row when the step
         computed them (reused as VAT's reference), else None.
         """
         layout = self.layout_
         n_lab = layout.n_labelled
         ramp = self._ramp() if layout.has_target else 0.0
+        if self.vat_rows == "target":
+            if ramp <= 0 or len(X) == n_lab:
+                return X.new_zeros(())
+            reference = outputs[n_lab:] if outputs is not None and len(outputs) == len(X) else None
+            return ramp * self.get_vat_loss(X[n_lab:], reference).mean()
         rows = X if ramp > 0 else X[:n_lab]
         reference = outputs[:len(rows)] if outputs is not None and len(outputs) >= len(rows) else None
         per_row = self.get_vat_loss(rows, reference)

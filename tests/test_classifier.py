@@ -264,6 +264,7 @@ def test_a_misspelt_parameter_is_an_error_in_init_and_set_params():
     ({"label_shift": "iwdan", "label_shift_shrinkage": 1.5}, "label_shift_shrinkage"),
     ({"target_entropy": -0.1}, "target_entropy"), ({"domain_steps": 0}, "domain_steps"),
     ({"vat_weight": -1.0}, "vat_weight"), ({"vat_weight": 1.0, "vat_radius": 0.0}, "vat_radius"),
+    ({"vat_weight": 1.0, "vat_rows": "source"}, "vat_rows"),
 ])
 def test_bad_parameters_are_value_errors_before_training(moons, params, match):
     with pytest.raises(ValueError, match=match):
@@ -299,6 +300,23 @@ def test_target_entropy_without_adaptation_warns_that_it_is_ignored(moons, fast)
 def test_vat_radius_without_vat_weight_warns_that_it_is_ignored(moons, fast):
     with pytest.warns(UserWarning, match="vat_radius only acts with vat_weight > 0"):
         DANNClassifier(vat_radius=0.1, **fast).fit(*moons[:3])
+
+
+def test_vat_rows_without_vat_weight_or_adaptation_warns_that_it_is_ignored(moons, fast):
+    with pytest.warns(UserWarning, match="vat_rows only acts with vat_weight > 0"):
+        DANNClassifier(vat_rows="target", **fast).fit(*moons[:3])
+    with pytest.warns(UserWarning, match="vat_rows='target' .* no effect with lambda_max=0"):
+        DANNClassifier(vat_weight=1.0, vat_rows="target", **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
+
+
+def test_vat_on_target_rows_leaves_source_only_training_bit_identical(moons, fast):
+    # The suite's source-only baseline of vat_rows="target" is the default one.
+    plain = DANNClassifier(**{**fast, "lambda_max": 0.0}).fit(*moons[:3])
+    with pytest.warns(UserWarning, match="vat_rows='target'"):
+        vat = DANNClassifier(vat_weight=1.0, vat_rows="target",
+                             **{**fast, "lambda_max": 0.0}).fit(*moons[:3])
+    Xt = moons[2]
+    np.testing.assert_array_equal(plain.predict_proba(Xt), vat.predict_proba(Xt))
 
 
 def test_vat_pushes_the_boundary_of_the_moons_into_the_gap_between_them(moons):

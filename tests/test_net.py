@@ -348,3 +348,21 @@ def test_vat_acts_on_labelled_rows_always_and_on_target_rows_with_the_lambda_ram
         n.fit_loop(_data())
     X = _data().blocks[0]
     assert not torch.allclose(trained[0].predict_outputs(X), trained[1].predict_outputs(X))
+
+
+def test_vat_on_target_rows_alone_leaves_the_labelled_rows_out():
+    # The term of a batch is the ramp times the target rows' mean divergence:
+    # the labelled rows (the first n_labelled) contribute nothing.
+    net = _net(lambda_max=2.0, vat_weight=1.0, vat_rows="target")
+    net.fit_loop(_data())
+    X = torch.randn(net.layout_.n_rows, 2, generator=torch.Generator().manual_seed(3))
+    n_lab = net.layout_.n_labelled
+    torch.manual_seed(0)
+    term = net._vat_term(X, None)
+    torch.manual_seed(0)
+    expected = net._ramp() * net.get_vat_loss(X[n_lab:]).mean()
+    assert 0 < net._ramp() and term.item() == pytest.approx(expected.item(), rel=1e-5)
+    # without adaptation the term is zero, not computed: no random draw is consumed
+    net.set_params(lambda_max=0.0)
+    state = torch.get_rng_state()
+    assert net._vat_term(X, None).item() == 0.0 and torch.equal(state, torch.get_rng_state())
